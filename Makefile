@@ -1,0 +1,55 @@
+# One entry point. `make demo` and `make test` work on a fresh clone: they install what
+# they need (uv from PyPI into .tools, the locked project into .venv, the test servers
+# into .venv-services) before running.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: help install demo test test-fast lint format services bench clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+install: $(VENV)/.synced ## Install the project and its dev tools from the lock file
+
+demo: install ## Run every flow on the embedded default with sample data
+	$(VENV)/bin/pipelines demo
+
+.venv-services/.installed: $(UV) tests/services/requirements.txt tests/services/install.sh
+	UV=$(abspath $(UV)) bash tests/services/install.sh
+
+services: .venv-services/.installed ## Install the local MongoDB/BigQuery stand-ins for the tests
+
+test: install services ## Run the whole test suite (unit, integration, end to end)
+	$(VENV)/bin/pytest
+
+test-fast: install ## Unit tests only (no local servers)
+	$(VENV)/bin/pytest -m "not integration"
+
+lint: install ## Lint and check formatting
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install ## Format the code
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install ## Benchmarks (prints throughput, peak memory, ratio to a baseline)
+	$(PY) bench/bahela_transform.py
+
+clean: ## Remove installed environments and the embedded default's data
+	rm -rf $(VENV) .venv-services $(TOOLS) .data .pytest_cache

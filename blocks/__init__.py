@@ -1,0 +1,20 @@
+"""Prefect blocks of the pipelines: connections and sinks, each with an embedded default.
+
+Register them with `prefect block register -m blocks` (or `pipelines setup`).
+"""
+
+from blocks.cloudinary import Cloudinary, CloudinaryExport
+from blocks.mail import Outbox, SendGrid
+from blocks.mongodb import MongoDB, MongoDump
+from blocks.warehouse import BigQueryWarehouse, DuckDBWarehouse
+
+__all__ = [
+    "BigQueryWarehouse",
+    "Cloudinary",
+    "CloudinaryExport",
+    "DuckDBWarehouse",
+    "MongoDB",
+    "MongoDump",
+    "Outbox",
+    "SendGrid",
+]

