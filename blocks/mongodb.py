@@ -187,11 +187,6 @@ def _in_range(doc: RawBSONDocument, field: str, lower: Any, upper: Any) -> bool:
         return False
 
 
-def to_relaxed_json(doc: RawBSONDocument) -> str:
-    """One document as relaxed Extended JSON: dates readable, ObjectIds as `{"$oid": ...}`."""
-    return json_util.dumps(bson.decode(doc.raw), json_options=json_util.RELAXED_JSON_OPTIONS)
-
-
 def documents_to_json_lines(docs: list[dict]) -> str:
     """mongoexport's format: one relaxed Extended JSON document per line."""
     return "".join(json_util.dumps(d, json_options=json_util.RELAXED_JSON_OPTIONS) + "\n" for d in docs)

@@ -47,7 +47,9 @@ async def lake(name: str, home: Home) -> Lake:
 
 
 async def warehouse(name: str, home: Home) -> DuckDBWarehouse | BigQueryWarehouse:
-    return await saved_block(name, BigQueryWarehouse, DuckDBWarehouse) or DuckDBWarehouse(path=str(home.warehouse))
+    return await saved_block(name, BigQueryWarehouse, DuckDBWarehouse) or DuckDBWarehouse(
+        path=str(home.warehouse)
+    )
 
 
 async def mailer(name: str, home: Home) -> SendGrid | Outbox:

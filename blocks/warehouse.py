@@ -81,7 +81,8 @@ class DuckDBWarehouse(Block):
                 if _duckdb_table_exists(con, schema, table):
                     con.execute(f'delete from {ident} where "{day_column}" = ?', [day])
                 return 0
-            source = "read_parquet($paths, union_by_name = true)"
+            # the lake's dt=... folders are not columns: the rows carry their own day
+            source = "read_parquet($paths, union_by_name = true, hive_partitioning = false)"
             args = {"paths": paths}
             stray = con.execute(
                 f'select count(*) from {source} where "{day_column}" is distinct from $day',

@@ -1,8 +1,8 @@
 """bahela-daily: one day of booth sessions and photos, joined, landed, loaded and mailed.
 
-    extract sessions (MongoDB) ─┐
-                                ├─ transform ─ land (lake) ─ load (warehouse) ─ mail + Slack
-    extract images (Cloudinary) ┘                 └─ history (warehouse) ─ compare ─┘
+extract sessions (MongoDB) ─┐
+                            ├─ transform ─ land (lake) ─ load (warehouse) ─ mail + Slack
+extract images (Cloudinary) ┘                 └─ history (warehouse) ─ compare ─┘
 """
 
 from __future__ import annotations
@@ -80,8 +80,13 @@ async def bahela_daily(
         resolve.slack(blocks.slack),
     )
     resolve.log_choices(
-        logger, sessions=sessions_source, images=images_source, lake=lake,
-        warehouse=warehouse, mail=mailer, slack=slack,
+        logger,
+        sessions=sessions_source,
+        images=images_source,
+        lake=lake,
+        warehouse=warehouse,
+        mail=mailer,
+        slack=slack,
     )
 
     window = DayWindow.of(day, JAKARTA)
@@ -91,7 +96,9 @@ async def bahela_daily(
     )
     tables = transform(raw_sessions, raw_images, found_sites, day)
 
-    history = await read_history(warehouse, SCHEMA, "daily_summary", day - timedelta(days=TRAILING_DAYS), day - timedelta(days=1))
+    history = await read_history(
+        warehouse, SCHEMA, "daily_summary", day - timedelta(days=TRAILING_DAYS), day - timedelta(days=1)
+    )
     report = build_report(tables, history)
 
     datasets = {

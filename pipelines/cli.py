@@ -107,7 +107,8 @@ def sample_data(
 def run(
     flow_name: Annotated[str, typer.Argument(metavar="FLOW", help=f"One of: {', '.join(FLOWS)}.")],
     day: Annotated[
-        str | None, typer.Option(help="Business day (YYYY-MM-DD); default: yesterday in the business's time zone.")
+        str | None,
+        typer.Option(help="Business day (YYYY-MM-DD); default: yesterday in the business's time zone."),
     ] = None,
     sites: Annotated[
         str | None, typer.Option(help="Comma-separated booths to read (bahela-daily); default: all.")

@@ -7,8 +7,9 @@ def rupiah(amount: float | int | None) -> str:
     """`2265000` -> `Rp 2.265.000` (Indonesian thousands separator, no decimals)."""
     if amount is None:
         return "–"
-    sign = "-" if amount < 0 else ""
-    return f"{sign}Rp {abs(round(amount)):,}".replace(",", ".")
+    whole = round(amount)
+    sign = "-" if whole < 0 else ""
+    return f"{sign}Rp {abs(whole):,}".replace(",", ".")
 
 
 def duration(seconds: float | None) -> str:

@@ -27,7 +27,11 @@ def page(title: str, body: str) -> str:
 
 
 def heading(text: str, subtitle: str = "") -> str:
-    sub = f"<div style='color:{MUTED};font-size:14px;margin-top:4px'>{escape(subtitle)}</div>" if subtitle else ""
+    sub = (
+        f"<div style='color:{MUTED};font-size:14px;margin-top:4px'>{escape(subtitle)}</div>"
+        if subtitle
+        else ""
+    )
     return f"<h1 style='font-size:22px;margin:0'>{escape(text)}</h1>{sub}"
 
 
@@ -65,7 +69,9 @@ def cards(items: Sequence[tuple[str, str, str]]) -> str:
     )
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]], raw_html_columns: set[int] | None = None) -> str:
+def table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], raw_html_columns: set[int] | None = None
+) -> str:
     """A data table; columns listed in `raw_html_columns` hold pre-escaped HTML."""
     raw_html_columns = raw_html_columns or set()
     head = "".join(

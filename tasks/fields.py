@@ -1,28 +1,71 @@
-"""Reading fields out of raw JSON documents with Polars expressions.
+"""Reading fields out of source documents.
 
-Source documents arrive as one relaxed Extended JSON string per row (`raw`). Every field
-is read as text first and parsed second, so a mistyped value ("35000" for 35000, "true"
-for true) is coerced where that is unambiguous and otherwise becomes a named problem,
-with the raw document kept beside it for the `_rejects` dataset.
+Each document is decoded once (BSON with pymongo's C extension, JSON with the standard
+library) and the fields a dataset needs are picked out as text (`flatten`). Everything
+after that is Polars expressions over columns: a field is parsed from its text, so a
+mistyped value ("35000" for 35000, "true" for true) is coerced where that is
+unambiguous and otherwise becomes a named problem, with the raw document kept beside it
+for the `_rejects` dataset.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+import math
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 
 import polars as pl
 
 RAW = "raw"
 UTC_MICROS = pl.Datetime("us", "UTC")
 
-# Extended JSON wraps some types in a one-key object: `{"$date": "..."}`, `{"$oid": "..."}`.
-_WRAPPED = r'^\{\s*"\$(?:date|oid|numberLong|numberInt|numberDouble|numberDecimal)"\s*:\s*"?([^"{}]*)"?\s*\}$'
+
+def flatten(documents: Iterable[Mapping], paths: Mapping[str, str]) -> dict[str, list[str | None]]:
+    """`{column: [text of the value at its dotted path, per document]}`; None where missing.
+
+    A path ending in `#length` gives the length of the array there. One pass over the
+    documents: the only per-row Python in a transform, kept to dict lookups.
+    """
+    split = [(name, *_path(path)) for name, path in paths.items()]
+    columns: dict[str, list[str | None]] = {name: [] for name in paths}
+    appenders = [(columns[name].append, keys, length) for name, keys, length in split]
+    for document in documents:
+        for append, keys, length in appenders:
+            value = document
+            for key in keys:
+                value = value.get(key) if type(value) is dict else None
+                if value is None:
+                    break
+            if length and type(value) is list:
+                append(str(len(value)))
+            else:
+                append(value if type(value) is str else as_text(value))
+    return columns
 
 
-def text(path: str, column: str = RAW) -> pl.Expr:
-    """The value at a JSONPath (`$.payment.amount`) as text, unwrapped from Extended JSON."""
-    value = pl.col(column).str.json_path_match(path)
-    return pl.coalesce(value.str.extract(_WRAPPED, 1), value)
+def _path(path: str) -> tuple[tuple[str, ...], bool]:
+    length = path.endswith("#length")
+    return tuple(path.removesuffix("#length").split(".")), length
+
+
+def as_text(value) -> str | None:
+    """A value as the text a parser expects: JSON's spelling for booleans and numbers,
+    ISO 8601 in UTC for dates, JSON for arrays and objects."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else str(value)
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, default=str, ensure_ascii=False)
+    return str(value)  # ObjectId, Decimal128, Int64, ...
 
 
 def to_int(value: pl.Expr) -> pl.Expr:

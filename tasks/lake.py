@@ -17,6 +17,8 @@ async def land_partition(
 ) -> LandedPartition:
     """Replace the day's partition of `source/dataset` (or of its rejects) with `frame`."""
     prefix = rejects_prefix(source, dataset, day) if rejects else partition_prefix(source, dataset, day)
-    landed = await lake.replace_partition(prefix, [frame], metadata={"dataset": dataset, "day": day.isoformat()})
+    landed = await lake.replace_partition(
+        prefix, [frame], metadata={"dataset": dataset, "day": day.isoformat()}
+    )
     get_run_logger().info("landed %d rows at %s", landed.rows, prefix)
     return landed

@@ -26,6 +26,8 @@ async def post_to_slack(webhook: SlackWebhook | None, text: str) -> str:
     response = await webhook.get_client().send(text=text)
     if response.status_code >= 400:
         # the webhook URL is the secret: report the status, never the URL
-        raise SourceUnavailable(f"Slack refused the message (HTTP {response.status_code}: {response.body[:200]})")
+        raise SourceUnavailable(
+            f"Slack refused the message (HTTP {response.status_code}: {response.body[:200]})"
+        )
     logger.info("posted to Slack (HTTP %d)", response.status_code)
     return f"posted (HTTP {response.status_code})"

@@ -18,6 +18,7 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["DO_NOT_TRACK"] = "1"
 os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
 os.environ["PREFECT_SERVER_LOGGING_LEVEL"] = "CRITICAL"
+os.environ["PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW"] = "ignore"
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
 import logging  # noqa: E402
@@ -30,7 +31,7 @@ logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 from tests.support import gcp  # noqa: E402
 from tests.support.http_servers import GoogleTokenServer  # noqa: E402
-from tests.support.processes import SERVICES_PYTHON, ROOT, free_port, http_ready, start, tcp_ready  # noqa: E402
+from tests.support.processes import ROOT, SERVICES_PYTHON, free_port, http_ready, start, tcp_ready  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -84,9 +85,23 @@ def gcs_url(service_logs, tmp_path_factory):
     service = start(
         "fake-gcs-server",
         [
-            str(binary), "-scheme", "http", "-backend", "filesystem", "-filesystem-root", str(root),
-            "-host", "127.0.0.1", "-port", str(port), "-external-url", url,
-            "-public-host", f"127.0.0.1:{port}", "-log-level", "error",
+            str(binary),
+            "-scheme",
+            "http",
+            "-backend",
+            "filesystem",
+            "-filesystem-root",
+            str(root),
+            "-host",
+            "127.0.0.1",
+            "-port",
+            str(port),
+            "-external-url",
+            url,
+            "-public-host",
+            f"127.0.0.1:{port}",
+            "-log-level",
+            "error",
         ],
         http_ready(f"{url}/storage/v1/b"),
         service_logs,
@@ -110,9 +125,18 @@ def bigquery_url(gcs_url, service_logs, tmp_path_factory):
     service = start(
         "local-bigquery",
         [
-            str(SERVICES_PYTHON.parent / "local-bigquery"), "serve", "--host", "127.0.0.1",
-            "--port", str(port), "--grpc-port", str(grpc_port), "--project", gcp.PROJECT,
-            "--data-dir", str(tmp_path_factory.mktemp("bigquery")),
+            str(SERVICES_PYTHON.parent / "local-bigquery"),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--grpc-port",
+            str(grpc_port),
+            "--project",
+            gcp.PROJECT,
+            "--data-dir",
+            str(tmp_path_factory.mktemp("bigquery")),
         ],
         http_ready(f"{url}/bigquery/v2/projects/{gcp.PROJECT}/datasets"),
         service_logs,

@@ -12,13 +12,13 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from blocks.cloudinary import Cloudinary, CloudinaryExport
-from blocks.mongodb import MongoDB, MongoDump, to_relaxed_json
+from blocks.mongodb import MongoDB, MongoDump
 from pipelines.calendar import DayWindow
 from pipelines.errors import ConfigurationError
 from pipelines.sample_data.bahela import SITE_DATABASE_PREFIX
 from tasks.bahela.images import RAW_IMAGES_SCHEMA
 from tasks.bahela.report import DailyReport, build_daily_report
-from tasks.bahela.sessions import RAW_SESSIONS_SCHEMA
+from tasks.bahela.sessions import sessions_frame
 from tasks.bahela.summary import DETAIL, HEADLINE, TRAILING_DAYS, compare
 from tasks.bahela.transform import DayTables, transform_day
 
@@ -48,18 +48,20 @@ async def extract_sessions(
     # still finds documents whose own timestamps are missing or mistyped.
     bounds = ObjectId.from_datetime(lower), ObjectId.from_datetime(upper)
 
-    async def one(database: str) -> list[dict]:
+    async def one(database: str) -> list[tuple[str, bytes]]:
         site = database.removeprefix(SITE_DATABASE_PREFIX)
         rows = []
         async for batch in source.find_between(database, SESSIONS_COLLECTION, "_id", *bounds):
-            rows.extend({"site": site, "raw": to_relaxed_json(doc)} for doc in batch)
+            rows.extend((site, doc.raw) for doc in batch)
         return rows
 
     per_database = await asyncio.gather(*(one(db) for db in databases))
-    frame = pl.DataFrame([r for rows in per_database for r in rows], schema=RAW_SESSIONS_SCHEMA)
+    frame = sessions_frame(row for rows in per_database for row in rows)
     logger.info(
         "read %d session documents from %d booth databases (%s)",
-        frame.height, len(databases), source.describe(),
+        frame.height,
+        len(databases),
+        source.describe(),
     )
     return frame, [db.removeprefix(SITE_DATABASE_PREFIX) for db in databases]
 
@@ -84,8 +86,13 @@ def transform(raw_sessions: pl.DataFrame, raw_images: pl.DataFrame, sites: list[
     c = tables.counts
     get_run_logger().info(
         "sessions: %d read, %d kept, %d rejected, %d duplicates; images: %d read, %d kept, %d set aside",
-        c.sessions_read, c.sessions_kept, c.sessions_rejected, c.sessions_duplicate,
-        c.images_read, c.images_kept, c.images_rejected,
+        c.sessions_read,
+        c.sessions_kept,
+        c.sessions_rejected,
+        c.sessions_duplicate,
+        c.images_read,
+        c.images_kept,
+        c.images_rejected,
     )
     return tables
 

@@ -8,6 +8,7 @@ its own session (or, for an unknown session, its upload time) falls on.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 
@@ -15,7 +16,17 @@ import polars as pl
 
 from pipelines.settings import JAKARTA
 from tasks.bahela.sessions import REJECTS_SCHEMA
-from tasks.fields import RAW, UTC_MICROS, local_day, reasons, text, to_float, to_int, to_timestamp, unparsed
+from tasks.fields import (
+    RAW,
+    UTC_MICROS,
+    flatten,
+    local_day,
+    reasons,
+    to_float,
+    to_int,
+    to_timestamp,
+    unparsed,
+)
 
 RAW_IMAGES_SCHEMA = {RAW: pl.String}
 
@@ -57,8 +68,19 @@ class ImagesOfDay:
     repeated: int  # the same asset returned twice by the API (paging shifts)
 
 
-_TEXT = ["asset_id", "public_id", "asset_folder", "filename", "format", "resource_type", "type", "url", "secure_url"]
+_TEXT = [
+    "asset_id",
+    "public_id",
+    "asset_folder",
+    "filename",
+    "format",
+    "resource_type",
+    "type",
+    "url",
+    "secure_url",
+]
 _INTS = ["version", "bytes", "width", "height", "pixels"]
+_PARSED = [*_INTS, "created_at", "aspect_ratio"]
 
 
 def normalise_images(raw: pl.DataFrame, seen_sessions: pl.DataFrame, day: date) -> ImagesOfDay:
@@ -67,40 +89,40 @@ def normalise_images(raw: pl.DataFrame, seen_sessions: pl.DataFrame, day: date) 
     `seen_sessions` is `SessionsOfDay.seen`: every session code in the extract with its
     day and whether it was kept.
     """
+    resources, broken = _decode(raw[RAW])
+    texts = flatten(resources, {name: name for name in _TEXT} | {f"_text_{n}": n for n in _PARSED})
     parsed = (
         raw.lazy()
         .with_columns(
-            *(text(f"$.{name}").alias(name) for name in _TEXT),
-            *(text(f"$.{name}").alias(f"_text_{name}") for name in [*_INTS, "created_at", "aspect_ratio"]),
+            *(pl.Series(name, values, dtype=pl.String) for name, values in texts.items()),
+            pl.Series("_decode_problem", broken, dtype=pl.String),
         )
         .with_columns(
             *(to_int(pl.col(f"_text_{name}")).alias(name) for name in _INTS),
             to_timestamp(pl.col("_text_created_at")).alias("created_at"),
             to_float(pl.col("_text_aspect_ratio")).alias("aspect_ratio"),
             # `public_id` may carry a folder path: the code is in its last segment
-            pl.col(RAW).str.json_path_match("$.public_id").str.extract(r"([^/]+)-(\d+)$", 1).alias("session_code"),
-            pl.col(RAW)
-            .str.json_path_match("$.public_id")
-            .str.extract(r"-(\d+)$", 1)
-            .cast(pl.Int32, strict=False)
-            .alias("image_number"),
+            pl.col("public_id").str.extract(r"([^/]+)-(\d+)$", 1).alias("session_code"),
+            pl.col("public_id").str.extract(r"-(\d+)$", 1).cast(pl.Int32, strict=False).alias("image_number"),
         )
         .collect()
     )
-    unique = parsed.unique("asset_id", keep="first", maintain_order=True)
-    repeated = parsed.height - unique.height
 
     sessions = seen_sessions.rename({"day": "session_day", "site": "session_site"})
     # A code seen on several days (vanishingly rare) keeps the kept session of `day`.
-    sessions = sessions.sort(
-        pl.col("session_day") == day, "kept", descending=True
-    ).unique("session_code", keep="first")
-    joined = unique.join(sessions, on="session_code", how="left").with_columns(
-        day=pl.coalesce("session_day", local_day(pl.col("created_at"), JAKARTA.key)),
+    sessions = sessions.sort(pl.col("session_day") == day, "kept", descending=True).unique(
+        "session_code", keep="first"
+    )
+    joined = parsed.join(sessions, on="session_code", how="left", maintain_order="left").with_columns(
+        # an unreadable resource cannot be placed: it is rejected on the day that read it
+        day=pl.coalesce("session_day", local_day(pl.col("created_at"), JAKARTA.key), pl.lit(day)),
         site=pl.coalesce("session_site", pl.col("asset_folder").str.extract(r"([^/]+)$", 1)),
         problems=reasons(
             [
-                pl.when(pl.col("asset_id").is_null()).then(pl.lit("missing asset_id")),
+                pl.col("_decode_problem"),
+                pl.when(pl.col("asset_id").is_null() & pl.col("_decode_problem").is_null()).then(
+                    pl.lit("missing asset_id")
+                ),
                 pl.when(pl.col("public_id").is_null()).then(pl.lit("missing public_id")),
                 pl.when(pl.col("public_id").is_not_null() & pl.col("session_code").is_null()).then(
                     pl.lit("public_id is not <session code>-<n>")
@@ -108,13 +130,24 @@ def normalise_images(raw: pl.DataFrame, seen_sessions: pl.DataFrame, day: date) 
                 *(unparsed(name, "a whole number", pl.col(f"_text_{name}"), pl.col(name)) for name in _INTS),
                 unparsed("created_at", "a timestamp", pl.col("_text_created_at"), pl.col("created_at")),
                 pl.when(pl.col("session_code").is_not_null() & pl.col("session_day").is_null()).then(
-                    pl.format("unknown session {}", "session_code")
+                    pl.format("unknown session: {}", "session_code")
                 ),
-                pl.when(pl.col("kept").not_()).then(pl.format("session {} was rejected", "session_code")),
+                pl.when(pl.col("kept").not_()).then(pl.format("session rejected: {}", "session_code")),
             ]
         ),
     )
-    of_day = joined.filter(pl.col("day") == day)
+    in_day = joined.filter(pl.col("day") == day)
+    # the API can return an asset twice when paging shifts; rows without an id are kept
+    # as they are (each becomes a reject of its own)
+    of_day = pl.concat(
+        [
+            in_day.filter(pl.col("asset_id").is_not_null()).unique(
+                "asset_id", keep="first", maintain_order=True
+            ),
+            in_day.filter(pl.col("asset_id").is_null()),
+        ]
+    )
+    repeated = in_day.height - of_day.height
     images = (
         of_day.filter(pl.col("problems").is_null())
         .select(list(IMAGES_SCHEMA))
@@ -135,6 +168,22 @@ def normalise_images(raw: pl.DataFrame, seen_sessions: pl.DataFrame, day: date) 
         .sort("record_id")
     )
     return ImagesOfDay(images=images, rejects=rejects, read=of_day.height, repeated=repeated)
+
+
+def _decode(raw: pl.Series) -> tuple[list[dict], list[str | None]]:
+    """Each resource parsed once; one that is not a JSON object becomes a problem."""
+    decoded: list[dict] = []
+    problems: list[str | None] = []
+    for text in raw:
+        try:
+            value = json.loads(text)
+        except (TypeError, ValueError) as exc:
+            value, problem = {}, f"not valid JSON: {exc}"[:200]
+        else:
+            problem = None if isinstance(value, dict) else "not a JSON object"
+        decoded.append(value if isinstance(value, dict) else {})
+        problems.append(problem)
+    return decoded, problems
 
 
 def attach_image_totals(sessions: pl.DataFrame, images: pl.DataFrame) -> pl.DataFrame:

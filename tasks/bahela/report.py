@@ -40,14 +40,11 @@ class DailyReport:
 def build_daily_report(tables: DayTables, comparisons: dict[str, dict[str, Comparison]]) -> DailyReport:
     payload = _payload(tables, comparisons)
     day_label = tables.day.strftime("%A %-d %B %Y")
-    subject = (
-        f"Bahela daily summary {tables.day.isoformat()}: "
-        + (
-            f"{fmt.rupiah(comparisons[ALL]['revenue_idr'].value)} from "
-            f"{fmt.count(comparisons[ALL]['transactions'].value)} transactions"
-            if tables.has_sessions
-            else "no sessions"
-        )
+    subject = f"Bahela daily summary {tables.day.isoformat()}: " + (
+        f"{fmt.rupiah(comparisons[ALL]['revenue_idr'].value)} from "
+        f"{fmt.count(comparisons[ALL]['transactions'].value)} transactions"
+        if tables.has_sessions
+        else "no sessions"
     )
     html = _html(tables, comparisons, day_label)
     attachment = Attachment(
@@ -58,7 +55,9 @@ def build_daily_report(tables: DayTables, comparisons: dict[str, dict[str, Compa
     return DailyReport(
         subject=subject,
         payload=payload,
-        email=Email(subject=subject, html=html, text=_text(tables, comparisons, day_label), attachments=(attachment,)),
+        email=Email(
+            subject=subject, html=html, text=_text(tables, comparisons, day_label), attachments=(attachment,)
+        ),
         markdown=_markdown(tables, comparisons, day_label),
         slack=_slack(tables, comparisons, day_label),
         html=html,
@@ -94,19 +93,13 @@ def _payload(tables: DayTables, comparisons: dict[str, dict[str, Comparison]]) -
 
 
 def _reason_counts(rejects: pl.DataFrame) -> Counter:
+    """Rejects by kind of problem: a reason reads `<kind>: <detail>`, e.g.
+    `unknown session: pg7kl1`, so grouping on the kind never splits by record."""
     counts: Counter = Counter()
     for dataset, reason in rejects.select("dataset", "reason").iter_rows():
         for part in reason.split("; "):
-            # group "unknown session abc123" and "duplicate of session x..." by their kind
-            kind = part.split(":")[0]
-            if kind.startswith(("unknown session", "session ")):
-                kind = " ".join(w for w in kind.split() if not _looks_like_code(w))
-            counts[f"{dataset}: {kind}"] += 1
+            counts[f"{dataset}: {part.split(':')[0]}"] += 1
     return counts
-
-
-def _looks_like_code(word: str) -> bool:
-    return len(word) == 6 and word.isalnum() and any(c.isdigit() for c in word)
 
 
 def _display(metric: Metric, value: float | None) -> str:
@@ -137,7 +130,9 @@ def _html(tables: DayTables, comparisons, day_label: str) -> str:
         detail = (
             h.change(f"{fmt.signed_percent(c.vs_previous_day)} vs yesterday", c.vs_previous_day, good)
             + "<br>"
-            + h.change(f"{fmt.signed_percent(c.vs_trailing_average)} vs {_avg_label(c)}", c.vs_trailing_average, good)
+            + h.change(
+                f"{fmt.signed_percent(c.vs_trailing_average)} vs {_avg_label(c)}", c.vs_trailing_average, good
+            )
         )
         cards.append((m.label, _display(m, c.value), detail))
     parts.append(h.cards(cards))
@@ -151,14 +146,18 @@ def _html(tables: DayTables, comparisons, day_label: str) -> str:
                 site,
                 fmt.count(c["transactions"].value),
                 fmt.rupiah(c["revenue_idr"].value),
-                h.change(fmt.signed_percent(c["revenue_idr"].vs_previous_day), c["revenue_idr"].vs_previous_day),
+                h.change(
+                    fmt.signed_percent(c["revenue_idr"].vs_previous_day), c["revenue_idr"].vs_previous_day
+                ),
                 fmt.duration(c["avg_duration_seconds"].value),
                 fmt.count(c["images"].value),
             ]
         )
     parts.append(
         h.table(
-            ["Booth", "Transactions", "Revenue", "vs yesterday", "Avg. session", "Photos"], rows, raw_html_columns={3}
+            ["Booth", "Transactions", "Revenue", "vs yesterday", "Avg. session", "Photos"],
+            rows,
+            raw_html_columns={3},
         )
     )
 
@@ -186,9 +185,10 @@ def _avg_label(c: Comparison) -> str:
 def _quality_sentence(tables: DayTables) -> str:
     c = tables.counts
     text = (
-        f"Read {c.sessions_read} session documents: {c.sessions_kept} kept, "
-        f"{c.sessions_rejected} rejected, {c.sessions_duplicate} duplicates. "
-        f"Read {c.images_read} images: {c.images_kept} kept, {c.images_rejected} set aside."
+        f"Read {fmt.count(c.sessions_read)} session documents: {fmt.count(c.sessions_kept)} kept, "
+        f"{fmt.count(c.sessions_rejected)} rejected, {fmt.count(c.sessions_duplicate)} duplicates. "
+        f"Read {fmt.count(c.images_read)} images: {fmt.count(c.images_kept)} kept, "
+        f"{fmt.count(c.images_rejected)} set aside."
     )
     if tables.rejects.height:
         reasons = _reason_counts(tables.rejects).most_common(3)
@@ -263,8 +263,20 @@ def _markdown(tables: DayTables, comparisons, day_label: str) -> str:
         h.markdown_table(
             ["Dataset", "Read", "Kept", "Rejected", "Duplicates"],
             [
-                ["sessions", str(c.sessions_read), str(c.sessions_kept), str(c.sessions_rejected), str(c.sessions_duplicate)],
-                ["images", str(c.images_read), str(c.images_kept), str(c.images_rejected), str(c.images_repeated)],
+                [
+                    "sessions",
+                    str(c.sessions_read),
+                    str(c.sessions_kept),
+                    str(c.sessions_rejected),
+                    str(c.sessions_duplicate),
+                ],
+                [
+                    "images",
+                    str(c.images_read),
+                    str(c.images_kept),
+                    str(c.images_rejected),
+                    str(c.images_repeated),
+                ],
             ],
         ),
     ]

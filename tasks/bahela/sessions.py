@@ -8,20 +8,23 @@ Documents that cannot be trusted go to the rejects with every reason that applie
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
+import bson
 import polars as pl
+from bson import json_util
+from bson.errors import InvalidBSON
 
 from pipelines.settings import JAKARTA
 from tasks.fields import (
     RAW,
     UTC_MICROS,
+    flatten,
     local_day,
     object_id_time,
     reasons,
-    text,
     to_bool,
     to_int,
     to_timestamp,
@@ -32,8 +35,8 @@ SOURCE = "bahela"
 LONGEST_PLAUSIBLE_SESSION_S = 3 * 3600
 SESSION_CODE = r"^[a-z0-9]{6}$"
 
-# What the extract hands over: the booth (database) and the document as Extended JSON.
-RAW_SESSIONS_SCHEMA = {"site": pl.String, RAW: pl.String}
+# What the extract hands over: the booth (its database) and the document's BSON bytes.
+RAW_SESSIONS_SCHEMA = {"site": pl.String, "document": pl.Binary}
 
 SESSIONS_SCHEMA: dict[str, pl.DataType] = {
     "day": pl.Date(),
@@ -83,19 +86,30 @@ class SessionsOfDay:
     duplicates: int  # documents that repeated a session already kept
 
 
+def sessions_frame(documents: Iterable[tuple[str, bytes | Mapping]]) -> pl.DataFrame:
+    """The extract's hand-over: `(site, document)` pairs, documents as BSON bytes or dicts."""
+    rows = [(site, doc if isinstance(doc, bytes) else bson.encode(doc)) for site, doc in documents]
+    return pl.DataFrame(rows, schema=RAW_SESSIONS_SCHEMA, orient="row")
+
+
 def normalise_sessions(raw: pl.DataFrame, day: date) -> SessionsOfDay:
     """Parse, classify, validate and deduplicate the day's session documents."""
+    documents, broken = _decode(raw["document"])
+    texts = flatten(documents, {f"_text_{name}": path for name, (path, _, _) in FIELDS.items()})
     parsed = (
         raw.lazy()
-        .with_columns(text(path).alias(f"_text_{name}") for name, (path, _, _) in FIELDS.items())
+        .with_columns(
+            *(pl.Series(name, values, dtype=pl.String) for name, values in texts.items()),
+            pl.Series("_decode_problem", broken, dtype=pl.String),
+        )
         .with_columns(_parse(name, parser) for name, (_, parser, _) in FIELDS.items())
-        .with_columns(_derived_fields())
+        .with_columns(_derived_fields(day))
         .collect()
     )
     seen = (
         parsed.filter(pl.col("session_code").is_not_null())
-        .select("session_code", "day", "site", kept=pl.col("problems").is_null())
-        .unique(["session_code", "day", "site"], maintain_order=True)
+        .group_by("session_code", "day", "site", maintain_order=True)
+        .agg(kept=pl.col("problems").is_null().any())  # a good copy keeps the session
         .cast(SEEN_SCHEMA)
     )
     of_day = parsed.filter(pl.col("day") == day)
@@ -112,7 +126,7 @@ def normalise_sessions(raw: pl.DataFrame, day: date) -> SessionsOfDay:
     )
     kept = ranked.filter(pl.col("rank") == 0)
     repeated = ranked.filter(pl.col("rank") > 0).with_columns(
-        problems=pl.format("duplicate of session {}: document {} kept", "session_code", "kept_id")
+        problems=pl.format("duplicate session: {} (document {} kept)", "session_code", "kept_id")
     )
     rejects = pl.concat([_as_rejects(invalid), _as_rejects(repeated)]).sort("record_id")
     return SessionsOfDay(
@@ -128,25 +142,25 @@ def normalise_sessions(raw: pl.DataFrame, day: date) -> SessionsOfDay:
 
 # column -> (JSONPath in the document, parser or None for text, what a value must be)
 FIELDS: dict[str, tuple[str, Callable[[pl.Expr], pl.Expr] | None, str | None]] = {
-    "mongo_id": ("$._id", None, None),
-    "code": ("$.id", None, None),
-    "page": ("$.page", None, None),
-    "app_started_at": ("$.progress.appStartTime", to_timestamp, "a timestamp"),
-    "started_at": ("$.progress.startTime", to_timestamp, "a timestamp"),
-    "ended_at": ("$.progress.endTime", to_timestamp, "a timestamp"),
-    "lang": ("$.options.lang", None, None),
-    "filter": ("$.options.filterFn", None, None),
-    "copies": ("$.options.copies", to_int, "a whole number"),
-    "retry_mode": ("$.options.useRetryMode", to_bool, "true or false"),
-    "retry_count": ("$.options.retryCount", to_int, "a whole number"),
-    "paid_flag": ("$.payment.paid", to_bool, "true or false"),
-    "amount_idr": ("$.payment.amount", to_int, "a whole number"),
-    "discount": ("$.payment.discount", to_int, "a whole number"),
-    "order_id": ("$.payment.orderId", None, None),
-    "payment_expires_at": ("$.payment.expiryTime", to_timestamp, "a timestamp"),
-    "captured": ("$.result.capturedImageUrls", None, None),
-    "uploaded": ("$.result.uploadedImageUrls", None, None),
-    "doc_version": ("$.__v", to_int, "a whole number"),
+    "mongo_id": ("_id", None, None),
+    "code": ("id", None, None),
+    "page": ("page", None, None),
+    "app_started_at": ("progress.appStartTime", to_timestamp, "a timestamp"),
+    "started_at": ("progress.startTime", to_timestamp, "a timestamp"),
+    "ended_at": ("progress.endTime", to_timestamp, "a timestamp"),
+    "lang": ("options.lang", None, None),
+    "filter": ("options.filterFn", None, None),
+    "copies": ("options.copies", to_int, "a whole number"),
+    "retry_mode": ("options.useRetryMode", to_bool, "true or false"),
+    "retry_count": ("options.retryCount", to_int, "a whole number"),
+    "paid_flag": ("payment.paid", to_bool, "true or false"),
+    "amount_idr": ("payment.amount", to_int, "a whole number"),
+    "discount": ("payment.discount", to_int, "a whole number"),
+    "order_id": ("payment.orderId", None, None),
+    "payment_expires_at": ("payment.expiryTime", to_timestamp, "a timestamp"),
+    "captured_images": ("result.capturedImageUrls#length", to_int, None),
+    "uploaded_images": ("result.uploadedImageUrls#length", to_int, None),
+    "doc_version": ("__v", to_int, "a whole number"),
 }
 
 
@@ -155,24 +169,29 @@ def _parse(name: str, parser: Callable[[pl.Expr], pl.Expr] | None) -> pl.Expr:
     return (parser(raw_text) if parser else raw_text).alias(name)
 
 
-def _derived_fields() -> list[pl.Expr]:
+def _derived_fields(day: date) -> list[pl.Expr]:
     paid = pl.col("paid_flag").fill_null(False)
     finished = pl.col("page") == "Result"
     completed = paid & finished
     duration = (pl.col("ended_at") - pl.col("started_at")).dt.total_microseconds() / 1e6
     # Which day a session belongs to: when it started, else when the guest opened the
     # app, else when the document was created. The booths' business day is Jakarta's.
+    # A document with none of these (unreadable) is the day's that read it: it is
+    # rejected there rather than lost.
     anchor = pl.coalesce("started_at", "app_started_at", object_id_time(pl.col("mongo_id")))
     code = pl.col("code").str.strip_chars().str.to_lowercase()
     rules = [
-        pl.when(pl.col("code").is_null()).then(pl.lit("missing session code (id)")),
+        pl.col("_decode_problem"),
+        pl.when(pl.col("code").is_null() & pl.col("_decode_problem").is_null()).then(
+            pl.lit("missing session code (id)")
+        ),
         pl.when(pl.col("code").is_not_null() & ~code.str.contains(SESSION_CODE)).then(
             pl.format("session code is not 6 letters or digits: '{}'", pl.col("code").str.slice(0, 40))
         ),
         *(
-            unparsed(path.removeprefix("$."), kind, pl.col(f"_text_{name}"), pl.col(name))
+            unparsed(path, kind, pl.col(f"_text_{name}"), pl.col(name))
             for name, (path, parser, kind) in FIELDS.items()
-            if parser is not None
+            if kind is not None
         ),
         pl.when(completed & pl.col("started_at").is_null() & pl.col("_text_started_at").is_null()).then(
             pl.lit("finished session without progress.startTime")
@@ -191,7 +210,7 @@ def _derived_fields() -> list[pl.Expr]:
         pl.when(pl.col("discount") < 0).then(pl.lit("payment.discount is negative")),
     ]
     return [
-        local_day(anchor, JAKARTA.key).alias("day"),
+        pl.coalesce(local_day(anchor, JAKARTA.key), pl.lit(day)).alias("day"),
         pl.when(code.str.contains(SESSION_CODE)).then(code).alias("session_code"),
         paid.alias("paid"),
         pl.when(completed)
@@ -205,14 +224,9 @@ def _derived_fields() -> list[pl.Expr]:
         pl.col("retry_count").fill_null(0),
         pl.col("retry_mode").fill_null(False),
         pl.col("doc_version").fill_null(0),
-        _array_length("captured").alias("captured_images"),
-        _array_length("uploaded").alias("uploaded_images"),
+        pl.col("captured_images", "uploaded_images").fill_null(0).cast(pl.Int32),
         reasons(rules).alias("problems"),
     ]
-
-
-def _array_length(column: str) -> pl.Expr:
-    return pl.col(column).str.json_decode(pl.List(pl.String)).list.len().fill_null(0).cast(pl.Int32)
 
 
 def _as_rejects(frame: pl.DataFrame) -> pl.DataFrame:
@@ -222,5 +236,32 @@ def _as_rejects(frame: pl.DataFrame) -> pl.DataFrame:
         site="site",
         record_id=pl.coalesce("mongo_id", pl.lit("<no _id>")),
         reason="problems",
-        raw=RAW,
+        raw=pl.Series([_readable(doc) for doc in frame["document"]], dtype=pl.String),
     ).cast(REJECTS_SCHEMA)
+
+
+def _decode(documents: pl.Series) -> tuple[list[Mapping], list[str | None]]:
+    """Each document decoded once; a corrupt one becomes `{}` with a problem, not a crash."""
+    raw = documents.to_list()
+    try:  # one call into the C decoder for the whole batch: the usual, clean case
+        return bson.decode_all(b"".join(raw)), [None] * len(raw)
+    except (InvalidBSON, TypeError, ValueError):
+        pass
+    decoded: list[Mapping] = []
+    problems: list[str | None] = []
+    for doc in raw:
+        try:
+            decoded.append(bson.decode(doc))
+            problems.append(None)
+        except (InvalidBSON, TypeError, ValueError) as exc:
+            decoded.append({})
+            problems.append(f"not a valid BSON document: {exc}"[:200])
+    return decoded, problems
+
+
+def _readable(raw: bytes) -> str:
+    """The document as relaxed Extended JSON for people reading the rejects."""
+    try:
+        return json_util.dumps(bson.decode(raw), json_options=json_util.RELAXED_JSON_OPTIONS)
+    except (InvalidBSON, TypeError, ValueError):
+        return raw.hex()

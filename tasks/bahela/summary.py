@@ -159,7 +159,10 @@ def compare(today: pl.DataFrame, history: pl.DataFrame | None, day: date, metric
     ).cast(SUMMARY_SCHEMA)
     frames = {
         "all booths": (totals_by_day(today), totals_by_day(past)),
-        **{site: (today.filter(pl.col("site") == site), past.filter(pl.col("site") == site)) for site in today["site"]},
+        **{
+            site: (today.filter(pl.col("site") == site), past.filter(pl.col("site") == site))
+            for site in today["site"]
+        },
     }
     result: dict[str, dict[str, Comparison]] = {}
     for site, (now, before) in frames.items():

@@ -44,7 +44,9 @@ class DayTables:
         return self.sessions.height > 0
 
 
-def transform_day(raw_sessions: pl.DataFrame, raw_images: pl.DataFrame, sites: list[str], day: date) -> DayTables:
+def transform_day(
+    raw_sessions: pl.DataFrame, raw_images: pl.DataFrame, sites: list[str], day: date
+) -> DayTables:
     sessions = normalise_sessions(raw_sessions, day)
     images = normalise_images(raw_images, sessions.seen, day)
     with_images = attach_image_totals(sessions.sessions, images.images)

@@ -20,8 +20,11 @@ DAY = date(2026, 11, 20)
 @pytest.fixture
 def warehouse(bigquery_url, gcp_credentials):
     return BigQueryWarehouse(
-        gcp_credentials=gcp_credentials, location="US", api_endpoint=bigquery_url,
-        dataset_prefix=f"t{uuid.uuid4().hex[:6]}_", job_timeout_seconds=60,
+        gcp_credentials=gcp_credentials,
+        location="US",
+        api_endpoint=bigquery_url,
+        dataset_prefix=f"t{uuid.uuid4().hex[:6]}_",
+        job_timeout_seconds=60,
     )
 
 
@@ -36,13 +39,20 @@ async def gcs_lake(gcs_url, gcp_credentials):
 
 def sessions(day: date, n: int) -> pl.DataFrame:
     return pl.DataFrame(
-        {"day": [day] * n, "site": ["senopati"] * n, "session_code": [f"s{i:05d}" for i in range(n)], "amount_idr": [35_000] * n}
+        {
+            "day": [day] * n,
+            "site": ["senopati"] * n,
+            "session_code": [f"s{i:05d}" for i in range(n)],
+            "amount_idr": [35_000] * n,
+        }
     )
 
 
 async def test_reloading_a_day_from_gcs_replaces_it(warehouse, gcs_lake):
     for day, n in ((date(2026, 11, 19), 2), (DAY, 5)):
-        landed = await gcs_lake.replace_partition(partition_prefix("bahela", "sessions", day), [sessions(day, n)])
+        landed = await gcs_lake.replace_partition(
+            partition_prefix("bahela", "sessions", day), [sessions(day, n)]
+        )
         await warehouse.replace_day("raw_bahela", "sessions", day, landed.uris)
     landed = await gcs_lake.replace_partition(partition_prefix("bahela", "sessions", DAY), [sessions(DAY, 3)])
 
@@ -82,6 +92,8 @@ async def test_the_table_is_partitioned_by_day(warehouse, tmp_path):
     sessions(DAY, 1).write_parquet(path)
     await warehouse.replace_day("raw_bahela", "sessions", DAY, [str(path)])
 
-    table = warehouse._client().get_table(f"{warehouse._project()}.{warehouse.dataset_prefix}raw_bahela.sessions")
+    table = warehouse._client().get_table(
+        f"{warehouse._project()}.{warehouse.dataset_prefix}raw_bahela.sessions"
+    )
 
     assert table.time_partitioning.field == "day"

@@ -53,6 +53,8 @@ async def test_missing_partition_reads_as_none(gcs_lake):
 
 async def test_listing_partitions_finds_each_day_once(gcs_lake):
     for day in (date(2026, 11, 19), date(2026, 11, 20)):
-        await gcs_lake.replace_partition(partition_prefix("bahela", "images", day), [pl.DataFrame({"n": [1]})])
+        await gcs_lake.replace_partition(
+            partition_prefix("bahela", "images", day), [pl.DataFrame({"n": [1]})]
+        )
 
     assert await gcs_lake.list_partitions("bahela", "images") == [date(2026, 11, 19), date(2026, 11, 20)]

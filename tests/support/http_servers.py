@@ -43,7 +43,9 @@ class LocalHTTPServer:
         class Handler(BaseHTTPRequestHandler):
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                request = Request(self.command, self.path, dict(self.headers.items()), self.rfile.read(length))
+                request = Request(
+                    self.command, self.path, dict(self.headers.items()), self.rfile.read(length)
+                )
                 outer.requests.append(request)
                 reply = outer.handle(request)
                 body = reply.body
@@ -144,7 +146,8 @@ class FakeCloudinary(LocalHTTPServer):
             return Reply(400, {"error": {"message": "this fake only understands created_at ranges"}})
         low, high = (datetime.fromisoformat(v.replace("Z", "+00:00")) for v in match.groups())
         selected = [
-            r for r in self.resources
+            r
+            for r in self.resources
             if low <= datetime.fromisoformat(r["created_at"].replace("Z", "+00:00")) <= high
         ]
         size = min(int(query.get("max_results", 50)), 500)

@@ -77,8 +77,12 @@ def start(
     # the server's output goes to a file, never to an unread pipe that could fill and hang it
     out = log.open("wb")
     process = subprocess.Popen(
-        command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-        cwd=ROOT, start_new_session=True,
+        command,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+        start_new_session=True,
     )
     service = Service(name, process, log)
     deadline = time.monotonic() + timeout

@@ -1,0 +1,286 @@
+"""The deterministic Bahela sample: reproducible, range-independent and realistic."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import date, datetime, timedelta
+from statistics import mean
+
+import bson
+import pytest
+
+from pipelines.sample_data.bahela import (
+    BASIC_PRICE,
+    BOOTHS,
+    PREMIUM_PRICE,
+    SampleFolders,
+    ensure,
+    generate,
+    search_pages,
+    write,
+)
+from pipelines.settings import JAKARTA
+
+FOUR_WEEKS = (date(2026, 11, 2), date(2026, 11, 29))  # Monday to Sunday
+
+
+@pytest.fixture(scope="module")
+def month():
+    return generate(*FOUR_WEEKS, seed=7)
+
+
+def local_day(doc: dict) -> date:
+    return doc["_id"].generation_time.astimezone(JAKARTA).date()
+
+
+def image_day(resource: dict) -> date:
+    return datetime.fromisoformat(resource["created_at"]).astimezone(JAKARTA).date()
+
+
+def code_of(resource: dict) -> str:
+    return resource["public_id"].rsplit("-", 1)[0]
+
+
+def all_docs(sample) -> list[dict]:
+    return [doc for _, doc in sample.documents()]
+
+
+def is_completed(doc: dict) -> bool:
+    return doc["page"] == "Result" and doc["payment"]["paid"] in (True, "true")
+
+
+def as_int(amount) -> int | None:
+    if isinstance(amount, int):
+        return amount
+    return int(amount) if isinstance(amount, str) and amount.isdigit() else None
+
+
+# -- determinism ---------------------------------------------------------------------
+
+
+def test_the_same_seed_gives_identical_data():
+    first = generate(date(2026, 11, 20), date(2026, 11, 21), seed=11)
+    second = generate(date(2026, 11, 20), date(2026, 11, 21), seed=11)
+
+    assert (first.sessions, first.images) == (second.sessions, second.images)
+
+
+def test_another_seed_gives_other_data():
+    first = generate(date(2026, 11, 21), date(2026, 11, 21), seed=11)
+    second = generate(date(2026, 11, 21), date(2026, 11, 21), seed=12)
+
+    assert {d["id"] for d in all_docs(first) if "id" in d}.isdisjoint(
+        {d["id"] for d in all_docs(second) if "id" in d}
+    )
+
+
+def test_a_days_data_does_not_depend_on_the_generated_range():
+    day = date(2026, 11, 21)
+    long = generate(date(2026, 11, 16), date(2026, 11, 25), seed=7)
+    short = generate(day - timedelta(days=1), day + timedelta(days=1), seed=7)
+
+    def of_day(sample):
+        docs = {db: [d for d in docs if local_day(d) == day] for db, docs in sample.sessions.items()}
+        return docs, [r for r in sample.images if image_day(r) == day]
+
+    long_docs, long_images = of_day(long)
+    short_docs, short_images = of_day(short)
+    assert sum(map(len, short_docs.values())) > 0 and short_images
+    assert (long_docs, long_images) == (short_docs, short_images)
+
+
+# -- realism over four weeks -----------------------------------------------------------
+
+
+def test_every_booth_has_a_database(month):
+    assert sorted(month.sessions) == sorted(f"booth_{b.site}" for b in BOOTHS)
+
+
+def test_prices_are_the_two_packages_before_discount(month):
+    prices = Counter()
+    for doc in all_docs(month):
+        amount = as_int(doc["payment"]["amount"])
+        if amount is not None:
+            prices[amount + doc["payment"]["discount"]] += 1
+
+    assert set(prices) == {BASIC_PRICE, PREMIUM_PRICE}
+
+
+def test_discounts_are_given_only_on_some_paid_sessions(month):
+    completed = [d for d in all_docs(month) if is_completed(d)]
+    discounted = [d for d in completed if d["payment"]["discount"] > 0]
+
+    assert 0 < len(discounted) < len(completed) / 4
+
+
+def test_completed_sessions_with_images_have_three_to_eight(month):
+    per_code = Counter(code_of(r) for r in month.images)
+    codes = {d["id"] for d in all_docs(month) if is_completed(d) and "id" in d}
+
+    counts = [per_code[c] for c in codes if per_code[c]]
+
+    assert counts and min(counts) == 3 and max(counts) == 8
+
+
+def test_some_completed_sessions_have_no_images(month):
+    with_images = {code_of(r) for r in month.images}
+    completed = {d["id"] for d in all_docs(month) if is_completed(d) and "id" in d}
+
+    assert 0 < len(completed - with_images) < len(completed) / 20
+
+
+def test_weekend_days_are_busier_than_weekdays_on_average(month):
+    per_day = Counter(local_day(d) for d in all_docs(month))
+    weekend = [n for day, n in per_day.items() if day.weekday() >= 5]
+    weekdays = [n for day, n in per_day.items() if day.weekday() < 5]
+
+    assert (len(weekend), len(weekdays)) == (8, 20)
+    assert mean(weekend) > 1.2 * mean(weekdays)
+
+
+def test_some_sessions_are_unpaid_and_some_paid_but_unfinished(month):
+    statuses = Counter(
+        "completed" if is_completed(d) else "unpaid" if d["payment"]["paid"] is False else "paid_unfinished"
+        for d in all_docs(month)
+    )
+
+    assert statuses["completed"] > statuses["unpaid"] > statuses["paid_unfinished"] > 0
+
+
+def test_some_sessions_were_retried(month):
+    retried = [d for d in all_docs(month) if d["options"]["retryCount"] > 0]
+
+    assert retried and all(d["options"]["useRetryMode"] for d in retried)
+
+
+def test_some_images_belong_to_no_session_document(month):
+    codes = {d["id"] for d in all_docs(month) if "id" in d}
+
+    orphans = {code_of(r) for r in month.images} - codes
+
+    assert orphans
+
+
+def test_some_sessions_were_saved_twice(month):
+    per_booth_code = Counter((db, d["id"]) for db, d in month.documents() if "id" in d)
+
+    assert any(n == 2 for n in per_booth_code.values())
+
+
+def test_image_pixels_are_width_times_height(month):
+    wrong = [r["public_id"] for r in month.images if r["pixels"] != r["width"] * r["height"]]
+
+    assert month.images and wrong == []
+
+
+def test_session_codes_and_public_ids_have_the_documented_shape(month):
+    codes = [d["id"] for d in all_docs(month) if "id" in d]
+    numbers = [r["public_id"].rsplit("-", 1)[1] for r in month.images]
+
+    assert all(len(c) == 6 and c.isalnum() and c == c.lower() for c in codes)
+    assert all(n.isdigit() for n in numbers)
+
+
+def test_asset_ids_are_unique(month):
+    asset_ids = [r["asset_id"] for r in month.images]
+
+    assert len(asset_ids) == len(set(asset_ids))
+
+
+# -- writing -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    sample = generate(date(2026, 11, 21), date(2026, 11, 21), seed=7)
+    folders = write(sample, SampleFolders(tmp_path_factory.mktemp("sample")))
+    return sample, folders
+
+
+def test_write_produces_a_mongodump_file_per_booth_that_decodes_to_the_documents(written):
+    sample, folders = written
+
+    for database, docs in sample.sessions.items():
+        with (folders.mongodump / database / "sessions.bson").open("rb") as dump:
+            decoded = list(bson.decode_file_iter(dump))
+        assert decoded == docs, database
+
+
+def test_write_produces_search_pages_whose_cursor_chain_covers_every_image_once(written):
+    sample, folders = written
+    pages = [json.loads(p.read_text()) for p in sorted(folders.cloudinary.glob("search-*.json"))]
+
+    cursors = [p.get("next_cursor") for p in pages]
+    resources = [r for p in pages for r in p["resources"]]
+
+    assert len(pages) >= 2
+    assert None not in cursors[:-1] and cursors[-1] is None and len(set(cursors)) == len(cursors)
+    assert {p["total_count"] for p in pages} == {len(sample.images)}
+    assert [r["asset_id"] for r in resources] == [r["asset_id"] for r in sample.images]
+
+
+def test_write_records_the_range_in_the_manifest(written):
+    sample, folders = written
+
+    manifest = json.loads(folders.manifest.read_text())
+
+    assert (manifest["first_day"], manifest["last_day"], manifest["seed"]) == ("2026-11-21", "2026-11-21", 7)
+    assert (manifest["sessions"], manifest["images"]) == (
+        sum(map(len, sample.sessions.values())),
+        len(sample.images),
+    )
+
+
+def test_search_pages_of_nothing_is_one_empty_page():
+    assert search_pages([]) == [{"total_count": 0, "time": 42, "resources": []}]
+
+
+def test_search_pages_split_by_page_size():
+    resources = [{"public_id": f"abc123-{n}"} for n in range(5)]
+
+    pages = search_pages(resources, page_size=2)
+
+    assert [len(p["resources"]) for p in pages] == [2, 2, 1]
+    assert ["next_cursor" in p for p in pages] == [True, True, False]
+
+
+def test_ensure_writes_when_the_folder_is_empty(tmp_path):
+    folders = SampleFolders(tmp_path)
+
+    written = ensure(folders, date(2026, 11, 21), date(2026, 11, 21), seed=7)
+
+    assert written is True
+    assert json.loads(folders.manifest.read_text())["first_day"] == "2026-11-21"
+
+
+def test_ensure_does_not_rewrite_a_folder_that_covers_the_range(tmp_path):
+    folders = SampleFolders(tmp_path)
+    ensure(folders, date(2026, 11, 20), date(2026, 11, 21), seed=7)
+    dump = folders.mongodump / "booth_senopati" / "sessions.bson"
+    before = (dump.stat().st_mtime_ns, folders.manifest.stat().st_mtime_ns)
+
+    written = ensure(folders, date(2026, 11, 21), date(2026, 11, 21), seed=7)
+
+    assert written is False
+    assert (dump.stat().st_mtime_ns, folders.manifest.stat().st_mtime_ns) == before
+
+
+def test_ensure_rewrites_for_another_seed(tmp_path):
+    folders = SampleFolders(tmp_path)
+    ensure(folders, date(2026, 11, 21), date(2026, 11, 21), seed=7)
+
+    written = ensure(folders, date(2026, 11, 21), date(2026, 11, 21), seed=8)
+
+    assert written is True
+    assert json.loads(folders.manifest.read_text())["seed"] == 8
+
+
+def test_ensure_rewrites_for_a_range_the_folder_does_not_cover(tmp_path):
+    folders = SampleFolders(tmp_path)
+    ensure(folders, date(2026, 11, 21), date(2026, 11, 21), seed=7)
+
+    written = ensure(folders, date(2026, 11, 21), date(2026, 11, 22), seed=7)
+
+    assert written is True
+    assert json.loads(folders.manifest.read_text())["last_day"] == "2026-11-22"
