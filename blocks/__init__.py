@@ -4,7 +4,7 @@ Register them with `prefect block register -m blocks` (or `pipelines setup`).
 """
 
 from blocks.cloudinary import Cloudinary, CloudinaryExport
-from blocks.mail import Outbox, SendGrid
+from blocks.mail import Outbox, SendGrid, SmtpMailer
 from blocks.mongodb import MongoDB, MongoDump
 from blocks.warehouse import BigQueryWarehouse, DuckDBWarehouse
 
@@ -17,4 +17,5 @@ __all__ = [
     "MongoDump",
     "Outbox",
     "SendGrid",
+    "SmtpMailer",
 ]

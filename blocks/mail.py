@@ -17,6 +17,7 @@ from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 
 from prefect.blocks.core import Block
+from prefect_email import EmailServerCredentials
 from pydantic import Field, SecretStr
 
 from pipelines.errors import SourceUnavailable
@@ -166,3 +167,48 @@ class SendGrid(Block):
             raise SourceUnavailable(f"SendGrid at {self.api_host} is unreachable: {exc}") from None
         message_id = response.headers.get("X-Message-Id", "") if response.headers else ""
         return f"SendGrid accepted (HTTP {response.status_code}) {message_id}".strip()
+
+
+class SmtpMailer(Block):
+    """Mail over SMTP, through prefect-email's `EmailServerCredentials` (host, port,
+    SSL/STARTTLS, login).
+
+    Example:
+        ```python
+        from prefect_email import EmailServerCredentials
+        from blocks import SmtpMailer
+        SmtpMailer(credentials=EmailServerCredentials.load("smtp"), sender="alerts@bahela.id",
+                   recipients=["oncall@bahela.id"]).save("pipelines-alerts-mailer")
+        ```
+    """
+
+    _block_type_name = "SMTP Mailer"
+    _block_type_slug = "pipelines-smtp-mailer"
+    _description = "Sends the pipelines' mail through an SMTP server."
+
+    credentials: EmailServerCredentials
+    sender: str
+    recipients: list[str]
+
+    def describe(self) -> str:
+        return f"SMTP {self.credentials.smtp_server}:{self.credentials.smtp_port or ''} to {len(self.recipients)} recipient(s)"
+
+    async def send(self, email: Email, name: str) -> str:
+        return await asyncio.to_thread(self._send, email)
+
+    def _send(self, email: Email) -> str:
+        import smtplib
+
+        try:
+            server = self.credentials.get_server()
+            try:
+                refused = server.send_message(email.to_mime(self.sender, self.recipients))
+            finally:
+                server.quit()
+        except (smtplib.SMTPException, OSError) as exc:
+            raise SourceUnavailable(
+                f"SMTP server {self.credentials.smtp_server} refused or is unreachable: "
+                f"{type(exc).__name__}: {exc}. Check the SMTP mailer block's credentials."
+            ) from None
+        accepted = len(self.recipients) - len(refused)
+        return f"SMTP accepted for {accepted} of {len(self.recipients)} recipient(s)"

@@ -17,7 +17,7 @@ from prefect_slack import SlackWebhook
 
 from blocks.cloudinary import Cloudinary, CloudinaryExport
 from blocks.lake import Lake
-from blocks.mail import Outbox, SendGrid
+from blocks.mail import Outbox, SendGrid, SmtpMailer
 from blocks.mongodb import MongoDB, MongoDump
 from blocks.warehouse import BigQueryWarehouse, DuckDBWarehouse
 from pipelines.settings import Home
@@ -52,8 +52,8 @@ async def warehouse(name: str, home: Home) -> DuckDBWarehouse | BigQueryWarehous
     )
 
 
-async def mailer(name: str, home: Home) -> SendGrid | Outbox:
-    return await saved_block(name, SendGrid, Outbox) or Outbox(path=str(home.outbox))
+async def mailer(name: str, home: Home) -> SendGrid | SmtpMailer | Outbox:
+    return await saved_block(name, SendGrid, SmtpMailer, Outbox) or Outbox(path=str(home.outbox))
 
 
 async def slack(name: str) -> SlackWebhook | None:

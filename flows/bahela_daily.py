@@ -18,7 +18,10 @@ from prefect.runtime import flow_run
 from pydantic import BaseModel, Field
 
 from blocks import resolve
+from pipelines.alerts import alert_on_crash, alert_on_failure
 from pipelines.calendar import DayWindow, yesterday
+from pipelines.concurrency import one_run_per_day
+from pipelines.errors import gather_all
 from pipelines.settings import JAKARTA, Home
 from tasks.bahela.daily import build_report, extract_images, extract_sessions, transform
 from tasks.bahela.summary import TRAILING_DAYS
@@ -52,6 +55,8 @@ def _run_name() -> str:
     flow_run_name=_run_name,
     description="Bahela booth sessions and photos of one day (Asia/Jakarta): lake, warehouse, daily summary mail.",
     timeout_seconds=3600,
+    on_failure=[alert_on_failure],
+    on_crashed=[alert_on_crash],
 )
 async def bahela_daily(
     day: date | None = None,
@@ -67,8 +72,13 @@ async def bahela_daily(
         notify: send the summary mail and Slack message.
         blocks: names of the saved blocks to use.
     """
-    logger = get_run_logger()
     day = day or yesterday(JAKARTA)
+    async with one_run_per_day("bahela-daily", day):
+        return await _process_day(day, sites, notify, blocks)
+
+
+async def _process_day(day: date, sites: list[str] | None, notify: bool, blocks: BahelaBlocks) -> dict:
+    logger = get_run_logger()
     home = Home.from_env()
     samples = home.samples / SOURCE
     sessions_source, images_source, lake, warehouse, mailer, slack = await asyncio.gather(
@@ -90,7 +100,7 @@ async def bahela_daily(
     )
 
     window = DayWindow.of(day, JAKARTA)
-    (raw_sessions, found_sites), raw_images = await asyncio.gather(
+    (raw_sessions, found_sites), raw_images = await gather_all(
         extract_sessions(sessions_source, window, sites),
         extract_images(images_source, window),
     )

@@ -86,47 +86,6 @@ def _ensure_samples(home: Home, first: date, last: date, seed: int, force: bool 
     return f"already present for {first} … {last} in {folders.root}"
 
 
-@app.command("sample-data")
-def sample_data(
-    days: Annotated[int, typer.Option(min=1, help="How many days to generate.")] = DEMO_DAYS,
-    last_day: Annotated[
-        str | None, typer.Option("--last-day", help="Last day (YYYY-MM-DD); default: yesterday in Jakarta.")
-    ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 7,
-    force: Annotated[bool, typer.Option(help="Regenerate even if the range is already there.")] = False,
-) -> None:
-    """Write realistic sample data: Bahela booth sessions as a mongodump folder
-    (one database per booth) and photos as Cloudinary Search API pages, under
-    PIPELINES_HOME/samples."""
-    home = Home.from_env()
-    first, last = _sample_window(days, _parse_day(last_day))
-    typer.echo(f"Bahela sample data: {_ensure_samples(home, first, last, seed, force)}")
-
-
-@app.command("run")
-def run(
-    flow_name: Annotated[str, typer.Argument(metavar="FLOW", help=f"One of: {', '.join(FLOWS)}.")],
-    day: Annotated[
-        str | None,
-        typer.Option(help="Business day (YYYY-MM-DD); default: yesterday in the business's time zone."),
-    ] = None,
-    sites: Annotated[
-        str | None, typer.Option(help="Comma-separated booths to read (bahela-daily); default: all.")
-    ] = None,
-    notify: Annotated[bool, typer.Option(help="Send the mail and Slack message.")] = True,
-) -> None:
-    """Run one flow once, in this process, and print its result.
-
-    Example: pipelines run bahela-daily --day 2026-11-20"""
-    _prepare_prefect(quiet=False)
-    flow = _flow(flow_name)
-    params: dict = {"day": _parse_day(day), "notify": notify}
-    if sites:
-        params["sites"] = [s.strip() for s in sites.split(",") if s.strip()]
-    result = asyncio.run(flow(**params))
-    typer.echo(_format_result(result))
-
-
 @app.command("demo")
 def demo(
     days: Annotated[int, typer.Option(min=1, help="Days of history to run.")] = DEMO_DAYS,
@@ -163,9 +122,19 @@ def _where_to_look(home: Home, last: date) -> list[str]:
         f"report     {rel(home.reports / f'bahela-daily-{last}.html')}  (open in a browser)",
         f"lake       {rel(home.lake / 'bahela')}/{{sessions,images,daily_summary}}/dt=YYYY-MM-DD/",
         f"rejects    {rel(home.lake / 'bahela' / '_rejects')}/",
-        f"warehouse  {rel(home.warehouse)}  e.g. pipelines sql "
+        f"warehouse  {rel(home.warehouse)}  e.g. {_command()} sql "
         '"select day, sum(revenue_idr) revenue from raw_bahela.daily_summary group by day order by day"',
     ]
+
+
+def _command() -> str:
+    """How the user reaches this command: `pipelines` on PATH, else the path they ran."""
+    import shutil
+
+    invoked = Path(sys.argv[0])
+    if shutil.which("pipelines") == str(invoked.resolve()) or not invoked.name.startswith("pipelines"):
+        return "pipelines"
+    return _relative(invoked.absolute())
 
 
 def _relative(path: Path) -> str:
@@ -188,6 +157,141 @@ def _format_result(result: dict) -> str:
         f"{rows.get('sessions_kept', 0):>4} sessions  {rows.get('images_kept', 0):>5} photos  "
         f"{set_aside:>3} set aside"
     )
+
+
+@app.command("run")
+def run(
+    flow_name: Annotated[str, typer.Argument(metavar="FLOW", help=f"One of: {', '.join(FLOWS)}.")],
+    day: Annotated[
+        str | None,
+        typer.Option(help="Business day (YYYY-MM-DD); default: yesterday in the business's time zone."),
+    ] = None,
+    sites: Annotated[
+        str | None, typer.Option(help="Comma-separated booths to read (bahela-daily); default: all.")
+    ] = None,
+    notify: Annotated[bool, typer.Option(help="Send the mail and Slack message.")] = True,
+) -> None:
+    """Run one flow once, in this process, and print its result.
+
+    Example: pipelines run bahela-daily --day 2026-11-20"""
+    _prepare_prefect(quiet=False)
+    flow = _flow(flow_name)
+    params: dict = {"day": _parse_day(day), "notify": notify}
+    if sites:
+        params["sites"] = [s.strip() for s in sites.split(",") if s.strip()]
+    result = asyncio.run(flow(**params))
+    typer.echo(_format_result(result))
+
+
+@app.command("backfill")
+def backfill(
+    flow_name: Annotated[str, typer.Argument(metavar="FLOW", help=f"One of: {', '.join(FLOWS)}.")],
+    start: Annotated[str, typer.Option(help="First day (YYYY-MM-DD).")],
+    end: Annotated[str, typer.Option(help="Last day (YYYY-MM-DD), included.")],
+    deployment: Annotated[
+        str, typer.Option(help="Deployment to run each day through (FLOW/DEPLOYMENT from prefect.yaml).")
+    ] = "docker",
+    notify: Annotated[bool, typer.Option(help="Send each day's summary mail and Slack message.")] = False,
+    in_process: Annotated[
+        bool, typer.Option("--in-process", help="Run the days here, one after the other, even with a server.")
+    ] = False,
+) -> None:
+    """Run FLOW for every day from START to END.
+
+    With a Prefect server or Prefect Cloud configured (PREFECT_API_URL), each day becomes
+    a run of the deployment, so the days spread over the work pool's workers; this
+    command follows them until they finish. Without one, the days run here in order.
+    Summary mails are off by default: a backfill should not mail stakeholders thirty
+    times.
+
+    Example: pipelines backfill bahela-daily --start 2026-11-01 --end 2026-11-21 --deployment local"""
+    first, last = _parse_day(start), _parse_day(end)
+    assert first and last
+    try:
+        days = days_between(first, last)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    _prepare_prefect(quiet=True)
+    from prefect.settings import get_current_settings
+
+    if get_current_settings().api.url and not in_process:
+        failed = asyncio.run(_backfill_through_deployment(flow_name, deployment, days, notify))
+    else:
+        _flow(flow_name)
+        typer.echo(f"No Prefect server configured: running {len(days)} days of {flow_name} in this process.")
+        failed = asyncio.run(_backfill_in_process(flow_name, days, notify))
+    if failed:
+        typer.echo(f"{len(failed)} of {len(days)} days failed: {', '.join(str(d) for d in failed)}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"All {len(days)} days completed.")
+
+
+async def _backfill_in_process(flow_name: str, days: list[date], notify: bool) -> list[date]:
+    flow = _flow(flow_name)
+    failed = []
+    for day in days:
+        started = time.perf_counter()
+        try:
+            result = await flow(day=day, notify=notify)
+        except Exception as exc:  # keep going: one bad day must not stop the others
+            failed.append(day)
+            typer.echo(f"  {flow_name} {day}  FAILED: {exc}", err=True)
+            continue
+        typer.echo(f"  {flow_name} {_format_result(result)}  ({time.perf_counter() - started:.1f}s)")
+    return failed
+
+
+async def _backfill_through_deployment(
+    flow_name: str, deployment: str, days: list[date], notify: bool
+) -> list[date]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.deployments import run_deployment
+
+    name = deployment if "/" in deployment else f"{flow_name}/{deployment}"
+    runs = {}
+    for day in days:
+        run = await run_deployment(
+            name,
+            parameters={"day": day.isoformat(), "notify": notify},
+            timeout=0,
+            flow_run_name=f"{flow_name}-{day}",
+        )
+        runs[run.id] = day
+    typer.echo(f"Submitted {len(runs)} runs of {name}; the work pool's workers pick them up in parallel.")
+    final: dict = {}
+    async with get_client() as client:
+        while len(final) < len(runs):
+            pending = [run_id for run_id in runs if run_id not in final]
+            found = await client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=pending))
+            )
+            for run in found:
+                if run.state and run.state.is_final():
+                    final[run.id] = run.state
+                    typer.echo(
+                        f"  {runs[run.id]}  {run.state.name:<10} {run.name}  ({len(final)}/{len(runs)})"
+                    )
+            if len(final) < len(runs):
+                await asyncio.sleep(2)
+    return sorted(runs[run_id] for run_id, state in final.items() if not state.is_completed())
+
+
+@app.command("sample-data")
+def sample_data(
+    days: Annotated[int, typer.Option(min=1, help="How many days to generate.")] = DEMO_DAYS,
+    last_day: Annotated[
+        str | None, typer.Option("--last-day", help="Last day (YYYY-MM-DD); default: yesterday in Jakarta.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 7,
+    force: Annotated[bool, typer.Option(help="Regenerate even if the range is already there.")] = False,
+) -> None:
+    """Write realistic sample data: Bahela booth sessions as a mongodump folder
+    (one database per booth) and photos as Cloudinary Search API pages, under
+    PIPELINES_HOME/samples."""
+    home = Home.from_env()
+    first, last = _sample_window(days, _parse_day(last_day))
+    typer.echo(f"Bahela sample data: {_ensure_samples(home, first, last, seed, force)}")
 
 
 @app.command("sql")
@@ -213,6 +317,77 @@ def sql(
             raise typer.Exit(1) from None
     with pl.Config(tbl_rows=limit, tbl_cols=-1, fmt_str_lengths=40, tbl_width_chars=200):
         typer.echo(frame)
+
+
+@app.command("setup")
+def setup(
+    work_pools: Annotated[
+        bool, typer.Option(help="Also create the pipelines-process and pipelines-docker work pools.")
+    ] = False,
+) -> None:
+    """Register the block types on the Prefect server (like `prefect block register -m
+    blocks`) and save the production blocks described by environment variables.
+
+    Variables (a block is created when all of its variables are set):
+      GCP_SERVICE_ACCOUNT_JSON or GOOGLE_APPLICATION_CREDENTIALS [GCP_PROJECT]  -> gcp
+      BAHELA_MONGODB_URI                                   -> bahela-mongodb
+      BAHELA_CLOUDINARY_URL=cloudinary://KEY:SECRET@CLOUD  -> bahela-cloudinary
+      BAHELA_LAKE_BUCKET [BAHELA_LAKE_FOLDER]              -> bahela-lake (GCS)
+      BIGQUERY_PROJECT [BIGQUERY_LOCATION]                 -> bahela-warehouse
+      SENDGRID_API_KEY BAHELA_MAIL_FROM BAHELA_MAIL_TO     -> bahela-mailer
+      BAHELA_SLACK_WEBHOOK_URL                             -> bahela-slack
+      ALERTS_SLACK_WEBHOOK_URL                             -> pipelines-alerts-slack
+      ALERTS_MAIL_FROM ALERTS_MAIL_TO with SMTP_HOST [SMTP_PORT SMTP_TYPE SMTP_USER
+        SMTP_PASSWORD] or SENDGRID_API_KEY                 -> pipelines-alerts-mailer
+
+    Secrets go from the environment into the blocks only: nothing is written to disk and
+    no value is printed."""
+    _prepare_prefect(quiet=True)
+    from prefect.settings import get_current_settings
+
+    if not get_current_settings().api.url:
+        typer.echo(
+            "No Prefect server configured: set PREFECT_API_URL (or `prefect cloud login`) so the blocks are "
+            "saved where the deployments run.",
+            err=True,
+        )
+        raise typer.Exit(1)
+    asyncio.run(_setup(work_pools))
+
+
+async def _setup(work_pools: bool) -> None:
+    from pipelines import setup as plan
+
+    registered = await plan.register_block_types()
+    typer.echo(f"Registered {len(registered)} block types: {', '.join(registered)}")
+    for outcome in await plan.save_from_env(os.environ):
+        label = f"{outcome.block_type}/{outcome.name}" if outcome.block_type else outcome.name
+        typer.echo(f"  {outcome.status:<8} {label:<45} {outcome.detail}")
+    if work_pools:
+        for line in await _create_work_pools():
+            typer.echo(f"  {line}")
+
+
+async def _create_work_pools() -> list[str]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists
+    from prefect.workers.process import ProcessWorker
+    from prefect_docker.worker import DockerWorker
+
+    lines = []
+    async with get_client() as client:
+        for name, worker in (("pipelines-process", ProcessWorker), ("pipelines-docker", DockerWorker)):
+            try:
+                await client.create_work_pool(
+                    WorkPoolCreate(
+                        name=name, type=worker.type, base_job_template=worker.get_default_base_job_template()
+                    )
+                )
+                lines.append(f"created  work pool {name} ({worker.type})")
+            except ObjectAlreadyExists:
+                lines.append(f"exists   work pool {name}")
+    return lines
 
 
 def main() -> None:

@@ -6,12 +6,12 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect_slack import SlackWebhook
 
-from blocks.mail import Email, Outbox, SendGrid
+from blocks.mail import Email, Outbox, SendGrid, SmtpMailer
 from pipelines.errors import SourceUnavailable
 
 
 @task(name="send-email", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[15, 60])
-async def send_email(mailer: SendGrid | Outbox, email: Email, name: str) -> str:
+async def send_email(mailer: SendGrid | SmtpMailer | Outbox, email: Email, name: str) -> str:
     outcome = await mailer.send(email, name)
     get_run_logger().info("mail '%s' -> %s", email.subject, outcome)
     return outcome

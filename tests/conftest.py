@@ -40,17 +40,50 @@ def anyio_backend():
 
 
 @pytest.fixture(scope="session")
-def prefect_api():
-    """A local Prefect API (temporary database) for tests that run flows or save blocks."""
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=180):
-        yield
+def service_logs(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("service-logs")
 
 
 @pytest.fixture(scope="session")
-def service_logs(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("service-logs")
+def prefect_server(service_logs, tmp_path_factory) -> str:
+    """A real `prefect server start` on 127.0.0.1 with its own database; yields its API URL."""
+    home = tmp_path_factory.mktemp("prefect-server")
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    service = start(
+        "prefect-server",
+        [
+            str(ROOT / ".venv/bin/prefect"),
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-ui",
+            "--analytics-off",
+        ],
+        http_ready(f"{api}/health"),
+        service_logs,
+        env={"PREFECT_HOME": str(home), "PREFECT_SERVER_LOGGING_LEVEL": "WARNING"},
+        timeout=240,
+    )
+    yield api
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def prefect_api(prefect_server):
+    """This process's Prefect client pointed at the test server: flows run in-process
+    record their runs there and blocks are saved there."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: prefect_server}):
+        yield prefect_server
+        # send the last logs and events while the server is still there
+        from prefect._internal.concurrency.services import QueueService
+
+        QueueService.drain_all(timeout=10)
 
 
 def _require_services() -> None:

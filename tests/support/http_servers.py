@@ -31,6 +31,7 @@ class Reply:
     status: int = 200
     body: bytes | str | dict | list = b""
     headers: dict[str, str] = field(default_factory=dict)
+    chunks: list[bytes] | None = None  # sent with Transfer-Encoding: chunked (streams)
 
 
 class LocalHTTPServer:
@@ -41,6 +42,8 @@ class LocalHTTPServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive and chunked streams, as real APIs
+
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 request = Request(
@@ -57,6 +60,12 @@ class LocalHTTPServer:
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
+                if reply.chunks is not None:
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    for chunk in [*reply.chunks, b""]:
+                        self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                    return
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

@@ -1,0 +1,232 @@
+"""prefect.yaml end to end: a real `prefect server`, the work pools, `prefect deploy --all`,
+a process worker, `prefect deployment run`, and the alerts of a failing run delivered to
+local Slack and SMTP servers.
+
+The docker deployments' build and push steps (prefect-docker, through the docker SDK)
+talk to a stand-in Docker Engine API: no engine can run on this machine. The stand-in
+checks the build context as a build would (see tests/support/docker_engine.py).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import httpx
+import pytest
+import yaml
+from prefect_slack import SlackWebhook
+from pydantic import SecretStr
+
+from blocks import MongoDB, SmtpMailer
+from pipelines.alerts import ALERT_MAILER, ALERT_SLACK
+from pipelines.sample_data import bahela
+from tests.support.docker_engine import FakeDockerEngine
+from tests.support.http_servers import RecordingServer, Reply
+from tests.support.processes import ROOT, start
+from tests.support.smtp_server import SmtpServer
+
+pytestmark = pytest.mark.integration
+
+DAY = date(2026, 11, 20)
+PREFECT = str(ROOT / ".venv" / "bin" / "prefect")
+IMAGE = "registry.test/pipelines/pipelines"
+
+
+def cli(args: list[str], env: dict, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+    done = subprocess.run(args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    if check and done.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        )
+    return done
+
+
+@pytest.fixture(scope="module")
+def deployed(prefect_server, service_logs, tmp_path_factory):
+    home = tmp_path_factory.mktemp("worker-home")
+    sample = bahela.generate(DAY - timedelta(days=1), DAY, seed=3, booths=bahela.BOOTHS[:2])
+    bahela.write(sample, bahela.SampleFolders(home / "samples" / "bahela"))
+    with FakeDockerEngine() as docker:
+        env = {
+            **os.environ,
+            "PREFECT_API_URL": prefect_server,
+            "PIPELINES_HOME": str(home),
+            "PIPELINES_IMAGE": IMAGE,
+            "DOCKER_HOST": docker.docker_host,
+            "PREFECT_WORKER_QUERY_SECONDS": "1",
+        }
+        cli([PREFECT, "work-pool", "create", "pipelines-process", "--type", "process", "--overwrite"], env)
+        cli([PREFECT, "work-pool", "create", "pipelines-docker", "--type", "docker", "--overwrite"], env)
+        deploy = cli([PREFECT, "--no-prompt", "deploy", "--all"], env, timeout=300)
+        worker = start(
+            "prefect-worker",
+            [PREFECT, "worker", "start", "--pool", "pipelines-process", "--limit", "2"],
+            lambda: "started" in (service_logs / "prefect-worker.log").read_text(errors="replace"),
+            service_logs,
+            env=env,
+        )
+        try:
+            yield {"env": env, "docker": docker, "home": home, "deploy": deploy, "api": prefect_server}
+        finally:
+            worker.stop()  # before the server: a worker may ignore SIGTERM once its server is gone
+
+
+def api(deployed, method: str, path: str, json: dict | None = None):
+    response = httpx.request(method, f"{deployed['api']}{path}", json=json, timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
+def test_deploy_all_accepts_every_deployment_in_prefect_yaml(deployed):
+    declared = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
+    deployments = api(deployed, "POST", "/deployments/filter", {})
+    flows = {f["id"]: f["name"] for f in api(deployed, "POST", "/flows/filter", {})}
+    by_name = {f"{flows[d['flow_id']]}/{d['name']}": d for d in deployments}
+
+    for item in declared:
+        flow_name = item["entrypoint"].split(":")[1].replace("_", "-")
+        deployment = by_name[f"{flow_name}/{item['name']}"]
+        assert deployment["work_pool_name"] == item["work_pool"]["name"]
+        assert [s["schedule"]["timezone"] for s in deployment["schedules"]] == [
+            s["timezone"] for s in item["schedules"]
+        ]
+    docker_run = by_name["bahela-daily/docker"]
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert docker_run["job_variables"]["image"] == f"{IMAGE}:{commit.stdout.strip()}"
+    assert [s["active"] for s in docker_run["schedules"]] == [True]
+    assert [s["active"] for s in by_name["bahela-daily/local"]["schedules"]] == [False]
+    assert by_name["bahela-daily/docker"]["pull_steps"][0][
+        "prefect.deployments.steps.set_working_directory"
+    ] == {"directory": "/opt/pipelines"}
+
+
+def test_docker_deployments_build_docker_dockerfile_and_push_the_image(deployed):
+    docker = deployed["docker"]
+
+    assert {b.dockerfile for b in docker.builds} == {"docker/Dockerfile"}
+    context = docker.builds[0].files
+    assert "uv.lock" in context and "flows/bahela_daily.py" in context
+    assert not any(f.startswith((".venv/", ".git/", ".data/")) for f in context), (
+        ".dockerignore keeps them out"
+    )
+    assert docker.pushes and all(p.startswith(f"{IMAGE}:") for p in docker.pushes)
+
+
+def test_an_on_demand_run_completes_on_the_process_worker(deployed):
+    done = cli(
+        [
+            PREFECT,
+            "deployment",
+            "run",
+            "bahela-daily/local",
+            "--param",
+            f"day={DAY}",
+            "--watch",
+            "--watch-timeout",
+            "120",
+        ],
+        deployed["env"],
+        timeout=180,
+    )
+
+    assert "Completed" in done.stdout
+    home: Path = deployed["home"]
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        sessions = con.execute("select count(*) from raw_bahela.sessions where day = ?", [DAY]).fetchall()[0][
+            0
+        ]
+    assert sessions > 50
+    assert (home / "outbox" / f"bahela-daily-{DAY}.eml").exists()
+    assert (home / "lake" / "bahela" / "sessions" / f"dt={DAY}" / "part-0000.parquet").exists()
+
+
+def test_a_failing_run_alerts_slack_and_mail_with_flow_run_task_error_and_link(deployed, prefect_api):
+    with RecordingServer(Reply(200, "ok")) as slack, SmtpServer() as smtp:
+        SlackWebhook(url=SecretStr(f"{slack.url}/services/T/B/alerts")).save(ALERT_SLACK, overwrite=True)
+        SmtpMailer(
+            credentials=smtp.credentials(),
+            sender="alerts@pipelines.test",
+            recipients=["oncall@pipelines.test"],
+        ).save(ALERT_MAILER, overwrite=True)
+        MongoDB(
+            connection_string=SecretStr("mongodb://reader:pw@127.0.0.1:1/?directConnection=true"),
+            server_selection_timeout_ms=500,
+        ).save("broken-mongodb", overwrite=True)
+        try:
+            done = cli(
+                [
+                    PREFECT,
+                    "deployment",
+                    "run",
+                    "bahela-daily/local",
+                    "--param",
+                    f"day={DAY}",
+                    "--param",
+                    'blocks={"mongodb": "broken-mongodb"}',
+                    "--watch",
+                    "--watch-timeout",
+                    "120",
+                ],
+                deployed["env"],
+                check=False,
+                timeout=180,
+            )
+            deadline = time.monotonic() + 30
+            while (not slack.requests or not smtp.inbox.messages) and time.monotonic() < deadline:
+                time.sleep(0.5)
+        finally:
+            for slug, name in (
+                ("slack-incoming-webhook", ALERT_SLACK),
+                ("pipelines-smtp-mailer", ALERT_MAILER),
+            ):
+                httpx.delete(
+                    f"{deployed['api']}/block_documents/{_block_id(deployed, slug, name)}", timeout=10
+                )
+
+    assert done.returncode != 0 and "Failed" in done.stdout
+    text = slack.requests[-1].json()["text"]
+    assert "bahela-daily" in text and f"bahela-daily-{DAY}" in text
+    assert f"extract sessions {DAY}" in text, "names the failing task"
+    assert "MongoDB at 127.0.0.1:1 is unreachable" in text and "pw@" not in text
+    assert "/runs/flow-run/" in text, "links to the run in the UI"
+    mail = smtp.inbox.messages[-1]
+    assert mail["Subject"] == f"[pipelines] Failed: bahela-daily / bahela-daily-{DAY}"
+    assert smtp.inbox.envelopes[-1][1] == ["oncall@pipelines.test"]
+    assert "MongoDB at 127.0.0.1:1 is unreachable" in mail.get_body(("plain",)).get_content()
+
+
+def _block_id(deployed, slug: str, name: str) -> str:
+    return api(deployed, "GET", f"/block_types/slug/{slug}/block_documents/name/{name}")["id"]
+
+
+def test_backfill_runs_each_day_through_the_deployment(deployed):
+    first = DAY - timedelta(days=1)
+
+    done = cli(
+        [
+            str(ROOT / ".venv/bin/pipelines"),
+            "backfill",
+            "bahela-daily",
+            "--start",
+            str(first),
+            "--end",
+            str(DAY),
+            "--deployment",
+            "local",
+        ],
+        deployed["env"],
+        timeout=240,
+    )
+
+    assert "Submitted 2 runs of bahela-daily/local" in done.stdout
+    assert "All 2 days completed." in done.stdout
+    with duckdb.connect(str(deployed["home"] / "warehouse.duckdb"), read_only=True) as con:
+        days = con.execute("select distinct day from raw_bahela.daily_summary order by day").fetchall()
+    assert [d for (d,) in days if d >= first] == [first, DAY]
