@@ -33,8 +33,10 @@ app = typer.Typer(
 # flow name -> "module:function"
 FLOWS = {
     "bahela-daily": "flows.bahela_daily:bahela_daily",
+    "bahela-weekly": "flows.bahela_weekly:bahela_weekly",
 }
-DEMO_DAYS = 28
+# Eight weeks: the daily flow's history is what the weekly forecast trains and backtests on.
+DEMO_DAYS = 56
 
 
 def _prepare_prefect(quiet: bool) -> None:
@@ -91,8 +93,9 @@ def demo(
     days: Annotated[int, typer.Option(min=1, help="Days of history to run.")] = DEMO_DAYS,
     verbose: Annotated[bool, typer.Option(help="Show Prefect's task logs.")] = False,
 ) -> None:
-    """Build sample data if missing, run every flow on the embedded default for the
-    last DAYS days, and print where to look at the results."""
+    """Build sample data if missing, run every flow on the embedded default (bahela-daily
+    for each of the last DAYS days, then bahela-weekly for the last complete week), and
+    print where to look at the results."""
     _prepare_prefect(quiet=not verbose)
     home = Home.from_env()
     first, last = _sample_window(days, None)
@@ -100,26 +103,50 @@ def demo(
     typer.echo(f"Embedded default under {home.root}  ({HOME_ENV})")
     typer.echo(f"Sample data: {_ensure_samples(home, first, last, seed=7)}")
     typer.echo("Starting Prefect's local API (the very first start takes up to a minute) …")
-    asyncio.run(_demo(first, last))
+    week_ending = asyncio.run(_demo(first, last))
     typer.echo(f"\nDone in {time.perf_counter() - started:.0f}s. Look at:")
-    for line in _where_to_look(home, last):
+    for line in _where_to_look(home, last, week_ending):
         typer.echo(f"  {line}")
 
 
-async def _demo(first: date, last: date) -> None:
+async def _demo(first: date, last: date) -> date:
     from flows.bahela_daily import bahela_daily
+    from flows.bahela_weekly import bahela_weekly, last_sunday
 
     for day in days_between(first, last):
         t = time.perf_counter()
-        result = await bahela_daily(day=day)
+        # only the newest day mails its summary, as a real morning would
+        result = await bahela_daily(day=day, notify=day == last)
         typer.echo(f"  bahela-daily {_format_result(result)}  ({time.perf_counter() - t:.1f}s)")
+    week_ending = last_sunday(last + timedelta(days=1))
+    t = time.perf_counter()
+    weekly = await bahela_weekly(week_ending=week_ending)
+    forecast = weekly.get("forecast_revenue_idr")
+    typer.echo(
+        f"  bahela-weekly week ending {week_ending}: {weekly['history_days']} days of history, "
+        + (
+            f"next week's revenue forecast {_rupiah(forecast)}"
+            if forecast
+            else "no forecast (history too short)"
+        )
+        + f"  ({time.perf_counter() - t:.1f}s)"
+    )
+    return week_ending
 
 
-def _where_to_look(home: Home, last: date) -> list[str]:
+def _rupiah(value) -> str:
+    from pipelines import formatting as fmt
+
+    return fmt.rupiah(value)
+
+
+def _where_to_look(home: Home, last: date, week_ending: date) -> list[str]:
     rel = _relative
     return [
-        f"mail       {rel(home.outbox / f'bahela-daily-{last}.eml')}  (any mail client; JSON summary attached)",
-        f"report     {rel(home.reports / f'bahela-daily-{last}.html')}  (open in a browser)",
+        f"daily      {rel(home.outbox / f'bahela-daily-{last}.eml')}  (any mail client; JSON summary attached)",
+        f"           {rel(home.reports / f'bahela-daily-{last}.html')}  (the same, in a browser)",
+        f"weekly     {rel(home.outbox / f'bahela-weekly-{week_ending}.eml')}  (chart inline, forecast JSON attached)",
+        f"           {rel(home.reports / f'bahela-weekly-{week_ending}.html')}  (in a browser)",
         f"lake       {rel(home.lake / 'bahela')}/{{sessions,images,daily_summary}}/dt=YYYY-MM-DD/",
         f"rejects    {rel(home.lake / 'bahela' / '_rejects')}/",
         f"warehouse  {rel(home.warehouse)}  e.g. {_command()} sql "
@@ -144,6 +171,19 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
+def _format_weekly(result: dict) -> str:
+    forecast = result.get("forecast_revenue_idr")
+    return (
+        f"week ending {result['week_ending']}: {result['history_days']} days of history; "
+        + (
+            f"next week's revenue forecast {_rupiah(forecast)}"
+            if forecast
+            else "no forecast (history too short)"
+        )
+        + f"; report at {result['report']}"
+    )
+
+
 def _format_result(result: dict) -> str:
     from pipelines import formatting as fmt
 
@@ -164,7 +204,10 @@ def run(
     flow_name: Annotated[str, typer.Argument(metavar="FLOW", help=f"One of: {', '.join(FLOWS)}.")],
     day: Annotated[
         str | None,
-        typer.Option(help="Business day (YYYY-MM-DD); default: yesterday in the business's time zone."),
+        typer.Option(
+            help="Daily flows: the business day (YYYY-MM-DD), default yesterday in the business's time zone. "
+            "bahela-weekly: the Sunday ending the week, default the last complete week."
+        ),
     ] = None,
     sites: Annotated[
         str | None, typer.Option(help="Comma-separated booths to read (bahela-daily); default: all.")
@@ -173,14 +216,21 @@ def run(
 ) -> None:
     """Run one flow once, in this process, and print its result.
 
-    Example: pipelines run bahela-daily --day 2026-11-20"""
+    Examples: pipelines run bahela-daily --day 2026-11-20;
+    pipelines run bahela-weekly --day 2026-11-15"""
+    import inspect
+
     _prepare_prefect(quiet=False)
     flow = _flow(flow_name)
-    params: dict = {"day": _parse_day(day), "notify": notify}
+    accepted = inspect.signature(flow.fn).parameters
+    params: dict = {"notify": notify}
+    params["week_ending" if "week_ending" in accepted else "day"] = _parse_day(day)
     if sites:
+        if "sites" not in accepted:
+            raise typer.BadParameter(f"{flow_name} does not take --sites")
         params["sites"] = [s.strip() for s in sites.split(",") if s.strip()]
     result = asyncio.run(flow(**params))
-    typer.echo(_format_result(result))
+    typer.echo(_format_result(result) if "day" in result else _format_weekly(result))
 
 
 @app.command("backfill")
@@ -205,6 +255,12 @@ def backfill(
     times.
 
     Example: pipelines backfill bahela-daily --start 2026-11-01 --end 2026-11-21 --deployment local"""
+    import inspect
+
+    if "day" not in inspect.signature(_flow(flow_name).fn).parameters:
+        raise typer.BadParameter(
+            f"backfill runs daily flows; {flow_name} is not one (use `pipelines run {flow_name}`)"
+        )
     first, last = _parse_day(start), _parse_day(end)
     assert first and last
     try:

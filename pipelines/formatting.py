@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
+import math
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
 
 def rupiah(amount: float | int | None) -> str:
     """`2265000` -> `Rp 2.265.000` (Indonesian thousands separator, no decimals)."""
-    if amount is None:
+    if _missing(amount):
         return "–"
     whole = round(amount)
     sign = "-" if whole < 0 else ""
     return f"{sign}Rp {abs(whole):,}".replace(",", ".")
 
 
+def rupiah_short(amount: float | int | None) -> str:
+    """`7514337` -> `Rp 7,5 jt` (juta), `750000` -> `Rp 750 rb` (ribu): for dense tables."""
+    if _missing(amount):
+        return "–"
+    value = float(amount)
+    for size, unit in ((1e9, "M"), (1e6, "jt"), (1e3, "rb")):
+        if abs(value) >= size:
+            number = f"{value / size:.1f}".replace(".", ",").removesuffix(",0")
+            return f"Rp {number} {unit}"
+    return rupiah(value)
+
+
 def duration(seconds: float | None) -> str:
     """`394.2` -> `6m 34s`."""
-    if seconds is None:
+    if _missing(seconds):
         return "–"
     total = round(seconds)
     minutes, secs = divmod(total, 60)
@@ -25,7 +43,7 @@ def duration(seconds: float | None) -> str:
 
 
 def data_size(n_bytes: float | int | None) -> str:
-    if n_bytes is None:
+    if _missing(n_bytes):
         return "–"
     size = float(n_bytes)
     for unit in ("B", "KB", "MB", "GB"):
@@ -36,26 +54,26 @@ def data_size(n_bytes: float | int | None) -> str:
 
 
 def count(n: float | int | None) -> str:
-    if n is None:
+    if _missing(n):
         return "–"
     return f"{round(n):,}".replace(",", ".")
 
 
 def megapixels(pixels: float | int | None) -> str:
-    if pixels is None:
+    if _missing(pixels):
         return "–"
     return f"{pixels / 1e6:,.1f} MP".replace(",", " ")
 
 
 def percent_change(value: float | None, reference: float | None) -> float | None:
     """Relative change in percent, or None where there is nothing to compare with."""
-    if value is None or reference is None or reference == 0:
+    if _missing(value) or _missing(reference) or reference == 0:
         return None
     return (value - reference) / abs(reference) * 100
 
 
 def signed_percent(change: float | None) -> str:
-    if change is None:
+    if _missing(change):
         return "n/a"
     arrow = "▲" if change > 0.05 else "▼" if change < -0.05 else "■"
     return f"{arrow} {change:+.1f}%"

@@ -22,10 +22,17 @@ Warehouse = DuckDBWarehouse | BigQueryWarehouse
     task_run_name="load {schema}.{table} {day}",
 )
 async def load_day(
-    warehouse: Warehouse, schema: str, table: str, day: date, partitions: list[LandedPartition]
+    warehouse: Warehouse,
+    schema: str,
+    table: str,
+    day: date,
+    partitions: list[LandedPartition],
+    day_column: str = "day",
 ) -> int:
     """Replace the day in `schema.table` with the rows of the landed partitions."""
-    rows = await warehouse.replace_day(schema, table, day, [uri for p in partitions for uri in p.uris])
+    rows = await warehouse.replace_day(
+        schema, table, day, [uri for p in partitions for uri in p.uris], day_column
+    )
     get_run_logger().info("%s.%s %s: %d rows (day replaced)", schema, table, day, rows)
     return rows
 

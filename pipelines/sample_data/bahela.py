@@ -15,6 +15,7 @@ import string
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 import bson
@@ -23,7 +24,7 @@ from bson import ObjectId
 from pipelines.calendar import days_between
 from pipelines.settings import JAKARTA
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 SITE_DATABASE_PREFIX = "booth_"
 CLOUD_NAME = "bahela"
 SEARCH_PAGE_SIZE = 500
@@ -96,6 +97,8 @@ def _booth_day(booth: Booth, day: date, seed: int) -> tuple[list[dict], list[dic
     if rng.random() < 0.02:  # the booth was closed or offline all day
         return [], []
     expected = booth.paid_sessions_per_day * WEEKDAY_FACTOR[day.weekday()]
+    if _is_public_holiday(day):  # a day off fills the cafes like a Saturday
+        expected = booth.paid_sessions_per_day * max(WEEKDAY_FACTOR[day.weekday()], 1.4)
     if day.day >= 25 or day.day <= 2:  # payday weekend spending
         expected *= 1.1
     n_paid = _poisson(rng, expected)
@@ -261,6 +264,17 @@ def _arrival(rng: random.Random, booth: Booth, day: date) -> datetime:
     hour = rng.choices(hours, weights=weights)[0]
     local = datetime.combine(day, time(hour), tzinfo=JAKARTA) + timedelta(seconds=rng.uniform(0, 3599))
     return local.astimezone(UTC)
+
+
+@lru_cache(maxsize=8)
+def _holidays(year: int) -> frozenset[date]:
+    import holidays
+
+    return frozenset(holidays.Indonesia(years=year))
+
+
+def _is_public_holiday(day: date) -> bool:
+    return day in _holidays(day.year)
 
 
 def _poisson(rng: random.Random, mean: float) -> int:

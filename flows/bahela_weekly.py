@@ -1,0 +1,132 @@
+"""bahela-weekly: last week's performance, trends and next week's forecasts.
+
+history (warehouse) ─ daily metrics, rolling averages, trends ─┐
+                    └ Random Forests, recursive forecast, backtest ─ report ─ mail + Slack + artifact
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
+from prefect.runtime import flow_run
+
+from blocks import resolve
+from flows.bahela_daily import SCHEMA, SOURCE, BahelaBlocks, bahela_daily
+from pipelines.alerts import alert_on_crash, alert_on_failure
+from pipelines.calendar import yesterday
+from pipelines.concurrency import one_run_per_day
+from pipelines.settings import JAKARTA, Home
+from tasks.bahela.weekly import analyse, build_report, forecasts_frame, missing_days
+from tasks.lake import land_partition
+from tasks.notify import post_to_slack, send_email
+from tasks.warehouse import load_day, read_history
+
+EARLIEST = date(2000, 1, 1)
+
+
+def last_sunday(today_in_jakarta: date | None = None) -> date:
+    """The Sunday that ended the last complete week (Monday to Sunday) in Jakarta."""
+    reference = today_in_jakarta or (yesterday(JAKARTA) + timedelta(days=1))
+    return reference - timedelta(days=reference.weekday() + 1)
+
+
+def _run_name() -> str:
+    week = flow_run.parameters.get("week_ending")
+    return f"bahela-weekly-{week or 'last-week'}"
+
+
+@flow(
+    name="bahela-weekly",
+    flow_run_name=_run_name,
+    description="Bahela weekly report: last week's performance, trends, Random Forest forecasts of next week.",
+    timeout_seconds=3600,
+    on_failure=[alert_on_failure],
+    on_crashed=[alert_on_crash],
+)
+async def bahela_weekly(
+    week_ending: date | None = None,
+    history_days: int | None = None,
+    backtest_weeks: int = 2,
+    notify: bool = True,
+    blocks: BahelaBlocks = BahelaBlocks(),
+) -> dict:
+    """Report on the week (Monday to Sunday, Asia/Jakarta) ending `week_ending`.
+
+    Args:
+        week_ending: a Sunday; default: the last complete week.
+        history_days: days of history to read, up to `week_ending`; default: all there is.
+        backtest_weeks: weeks of history replayed to score the forecast.
+        notify: send the mail and the Slack message.
+        blocks: names of the saved blocks (lake, warehouse, mailer, slack are used).
+    """
+    week_ending = week_ending or last_sunday()
+    if week_ending.weekday() != 6:
+        raise ValueError(f"week_ending must be a Sunday; {week_ending} is a {week_ending:%A}")
+    async with one_run_per_day("bahela-weekly", week_ending):
+        return await _report_week(week_ending, history_days, backtest_weeks, notify, blocks)
+
+
+async def _report_week(
+    week_ending: date, history_days: int | None, backtest_weeks: int, notify: bool, blocks: BahelaBlocks
+) -> dict:
+    logger = get_run_logger()
+    home = Home.from_env()
+    lake, warehouse, mailer, slack = await asyncio.gather(
+        resolve.lake(blocks.lake, home),
+        resolve.warehouse(blocks.warehouse, home),
+        resolve.mailer(blocks.mailer, home),
+        resolve.slack(blocks.slack),
+    )
+    resolve.log_choices(logger, lake=lake, warehouse=warehouse, mail=mailer, slack=slack)
+    first = week_ending - timedelta(days=history_days - 1) if history_days else EARLIEST
+    week_start = week_ending - timedelta(days=6)
+
+    history = await read_history(warehouse, SCHEMA, "daily_summary", first, week_ending)
+    # The schedule runs at Monday 00:00, before the daily run has loaded Sunday: load any
+    # day of the week the warehouse lacks first (no mail: the daily run sends its own).
+    missing = missing_days(history, max(week_start, first), week_ending)
+    if missing:
+        logger.info("loading days the warehouse does not have yet: %s", ", ".join(map(str, missing)))
+        for day in missing:
+            await bahela_daily(day=day, notify=False, blocks=blocks)
+        history = await read_history(warehouse, SCHEMA, "daily_summary", first, week_ending)
+
+    inputs = analyse(history, week_ending, backtest_weeks)
+    report = build_report(inputs)
+
+    forecasts = forecasts_frame(inputs)
+    landed = await land_partition(lake, SOURCE, "forecasts", week_ending, forecasts)
+    await load_day(warehouse, SCHEMA, "forecasts", week_ending, [landed], day_column="week_ending")
+
+    home.reports.mkdir(parents=True, exist_ok=True)
+    report_path = home.reports / f"bahela-weekly-{week_ending.isoformat()}.html"
+    report_path.write_text(report.html, encoding="utf-8")
+    if notify:
+        await send_email(mailer, report.email, f"bahela-weekly-{week_ending.isoformat()}")
+        await post_to_slack(slack, report.slack)
+    await acreate_markdown_artifact(
+        key="bahela-weekly-report", markdown=report.markdown, description=f"Week ending {week_ending}"
+    )
+    if report.predictions_table:
+        await acreate_table_artifact(
+            key="bahela-weekly-forecast",
+            table=report.predictions_table,
+            description=f"Forecast after {week_ending}",
+        )
+    logger.info("%s; report copy at %s", report.subject, report_path)
+    return {
+        "week_ending": week_ending.isoformat(),
+        "status": report.payload["status"],
+        "history_days": inputs.history_days,
+        "revenue_idr": inputs.trends["revenue_idr"].last_week,
+        "forecast_revenue_idr": (
+            float(inputs.forecasts["revenue_idr"].prediction.sum()) if inputs.forecasts else None
+        ),
+        "verdicts": {
+            t: f.backtest.verdict for t, f in (inputs.forecasts or {}).items() if f.backtest is not None
+        },
+        "report": str(report_path),
+    }
