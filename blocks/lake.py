@@ -13,6 +13,7 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import AsyncIterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path, PurePosixPath
@@ -70,13 +71,24 @@ class Lake:
         self, prefix: str, frames: list[pl.DataFrame], metadata: dict | None = None
     ) -> LandedPartition:
         """Write `frames` as the partition's parts, then drop any part of an earlier write."""
+        return await self.replace_partition_stream(prefix, _aiter(frames or []), metadata)
+
+    async def replace_partition_stream(
+        self, prefix: str, frames: AsyncIterable[pl.DataFrame], metadata: dict | None = None
+    ) -> LandedPartition:
+        """The same, for frames that arrive one at a time: each is written as it comes, so
+        a day larger than memory lands in bounded memory."""
         keys: list[str] = []
         rows = 0
-        for n, frame in enumerate(frames or []):
+        n = 0
+        async for frame in frames:
+            if frame.height == 0 and keys:
+                continue  # an empty batch after the first adds nothing but a file
             key = f"{prefix}/part-{n:04d}.parquet"
             await self._write(key, to_parquet_bytes(frame))
             keys.append(key)
             rows += frame.height
+            n += 1
         manifest = {
             "parts": [PurePosixPath(k).name for k in keys],
             "rows": rows,
@@ -88,6 +100,11 @@ class Lake:
         await self._delete(stale)
         return LandedPartition(prefix, rows, [self.uri(k) for k in keys])
 
+    async def write_file(self, key: str, content: bytes) -> str:
+        """A file beside a partition's parts (e.g. a CSV export); its URI."""
+        await self._write(key, content)
+        return self.uri(key)
+
     async def read_partition(self, prefix: str) -> pl.DataFrame | None:
         """The partition as one frame (parts in order), or None if it was never written."""
         try:
@@ -98,6 +115,18 @@ class Lake:
             pl.read_parquet(io.BytesIO(await self._read(f"{prefix}/{part}"))) for part in manifest["parts"]
         ]
         return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+
+    async def read_columns(self, prefix: str, columns: list[str]) -> pl.DataFrame | None:
+        """Some columns of the partition, read part by part (the rest never loaded)."""
+        try:
+            manifest = json.loads(await self._read(f"{prefix}/{MANIFEST}"))
+        except FileNotFoundError:
+            return None
+        frames = [
+            pl.read_parquet(io.BytesIO(await self._read(f"{prefix}/{part}")), columns=columns)
+            for part in manifest["parts"]
+        ]
+        return pl.concat(frames, how="vertical_relaxed") if frames else None
 
     async def list_partitions(self, source: str, dataset: str) -> list[date]:
         days = set()
@@ -160,6 +189,11 @@ class Lake:
 
     def _local(self, key: str) -> Path:
         return Path(self.storage.basepath).expanduser().resolve() / key
+
+
+async def _aiter(items):
+    for item in items:
+        yield item
 
 
 def to_parquet_bytes(frame: pl.DataFrame) -> bytes:

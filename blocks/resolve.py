@@ -16,6 +16,8 @@ from prefect_gcp.cloud_storage import GcsBucket
 from prefect_slack import SlackWebhook
 
 from blocks.cloudinary import Cloudinary, CloudinaryExport
+from blocks.crawl import ProductCrawl
+from blocks.ip2location import IP2LocationDatabase
 from blocks.lake import Lake
 from blocks.mail import Outbox, SendGrid, SmtpMailer
 from blocks.mongodb import MongoDB, MongoDump
@@ -54,6 +56,22 @@ async def warehouse(name: str, home: Home) -> DuckDBWarehouse | BigQueryWarehous
 
 async def mailer(name: str, home: Home) -> SendGrid | SmtpMailer | Outbox:
     return await saved_block(name, SendGrid, SmtpMailer, Outbox) or Outbox(path=str(home.outbox))
+
+
+async def ip2location(name: str, demo_bin: Path) -> IP2LocationDatabase:
+    saved = await saved_block(name, IP2LocationDatabase)
+    if saved is not None:
+        return saved
+    if not demo_bin.exists():  # the embedded default's demo database, built offline on first use
+        from pipelines.sample_data.ip2location_bin import build_demo_bin
+
+        demo_bin.parent.mkdir(parents=True, exist_ok=True)
+        build_demo_bin(demo_bin)
+    return IP2LocationDatabase(path=str(demo_bin))
+
+
+async def crawl(name: str, sample_catalog: Path) -> ProductCrawl:
+    return await saved_block(name, ProductCrawl) or ProductCrawl.sample_catalog(str(sample_catalog))
 
 
 async def slack(name: str) -> SlackWebhook | None:

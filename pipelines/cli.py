@@ -34,9 +34,16 @@ app = typer.Typer(
 FLOWS = {
     "bahela-daily": "flows.bahela_daily:bahela_daily",
     "bahela-weekly": "flows.bahela_weekly:bahela_weekly",
+    "glamira-daily": "flows.glamira_daily:glamira_daily",
+    "glamira-events": "flows.glamira_daily:glamira_events",
+    "glamira-locations": "flows.glamira_daily:glamira_locations",
+    "glamira-products": "flows.glamira_daily:glamira_products",
 }
 # Eight weeks: the daily flow's history is what the weekly forecast trains and backtests on.
 DEMO_DAYS = 56
+# Glamira: a few small days (the real ones hold ~700k events; see bench/ for that scale).
+GLAMIRA_DEMO_DAYS = 3
+GLAMIRA_DEMO_EVENTS = 20_000
 
 
 def _prepare_prefect(quiet: bool) -> None:
@@ -88,28 +95,58 @@ def _ensure_samples(home: Home, first: date, last: date, seed: int, force: bool 
     return f"already present for {first} … {last} in {folders.root}"
 
 
+def _glamira_days(days: int, last_day: date | None) -> list[date]:
+    from datetime import UTC
+
+    last = last_day or yesterday(UTC)
+    return [last - timedelta(days=n) for n in range(days - 1, -1, -1)]
+
+
+def _ensure_glamira_samples(
+    home: Home, days: list[date], events_per_day: int, seed: int, force: bool = False
+) -> str:
+    from pipelines.sample_data import glamira
+    from pipelines.sample_data.ip2location_bin import build_demo_bin
+
+    folders = glamira.GlamiraSampleFolders(home.samples / "glamira")
+    started = time.perf_counter()
+    if force and folders.manifest.exists():
+        folders.manifest.unlink()
+    written = glamira.ensure(folders, days, events_per_day=events_per_day, seed=seed)
+    demo_bin = home.samples / "glamira" / "ip2location" / "IP2LOCATION-DEMO-DB11.BIN"
+    if force or not demo_bin.exists():
+        demo_bin.parent.mkdir(parents=True, exist_ok=True)
+        build_demo_bin(demo_bin)
+    span = f"{days[0]} … {days[-1]}, {events_per_day:,} events a day"
+    if written:
+        return f"generated {span} in {time.perf_counter() - started:.1f}s → {folders.root}"
+    return f"already present for {span} in {folders.root}"
+
+
 @app.command("demo")
 def demo(
     days: Annotated[int, typer.Option(min=1, help="Days of history to run.")] = DEMO_DAYS,
     verbose: Annotated[bool, typer.Option(help="Show Prefect's task logs.")] = False,
 ) -> None:
     """Build sample data if missing, run every flow on the embedded default (bahela-daily
-    for each of the last DAYS days, then bahela-weekly for the last complete week), and
-    print where to look at the results."""
+    for each of the last DAYS days, bahela-weekly for the last complete week, glamira-daily
+    for the last three UTC days), and print where to look at the results."""
     _prepare_prefect(quiet=not verbose)
     home = Home.from_env()
     first, last = _sample_window(days, None)
     started = time.perf_counter()
     typer.echo(f"Embedded default under {home.root}  ({HOME_ENV})")
     typer.echo(f"Sample data: {_ensure_samples(home, first, last, seed=7)}")
+    glamira_days = _glamira_days(GLAMIRA_DEMO_DAYS, None)
+    typer.echo(f"             {_ensure_glamira_samples(home, glamira_days, GLAMIRA_DEMO_EVENTS, seed=7)}")
     typer.echo("Starting Prefect's local API (the very first start takes up to a minute) …")
-    week_ending = asyncio.run(_demo(first, last))
+    week_ending = asyncio.run(_demo(first, last, glamira_days))
     typer.echo(f"\nDone in {time.perf_counter() - started:.0f}s. Look at:")
     for line in _where_to_look(home, last, week_ending):
         typer.echo(f"  {line}")
 
 
-async def _demo(first: date, last: date) -> date:
+async def _demo(first: date, last: date, glamira_days: list[date]) -> date:
     from flows.bahela_daily import bahela_daily
     from flows.bahela_weekly import bahela_weekly, last_sunday
 
@@ -149,6 +186,8 @@ def _where_to_look(home: Home, last: date, week_ending: date) -> list[str]:
         f"           {rel(home.reports / f'bahela-weekly-{week_ending}.html')}  (in a browser)",
         f"lake       {rel(home.lake / 'bahela')}/{{sessions,images,daily_summary}}/dt=YYYY-MM-DD/",
         f"rejects    {rel(home.lake / 'bahela' / '_rejects')}/",
+        f"glamira    {rel(home.lake / 'glamira')}/{{events,locations,products}}/dt=YYYY-MM-DD/ "
+        "(products.csv beside the product parquet)",
         f"warehouse  {rel(home.warehouse)}  e.g. {_command()} sql "
         '"select day, sum(revenue_idr) revenue from raw_bahela.daily_summary group by day order by day"',
     ]
@@ -169,6 +208,26 @@ def _relative(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def _summary_line(flow_name: str, result: dict) -> str:
+    if flow_name.startswith("glamira"):
+        return _format_glamira(result)
+    return _format_result(result) if "day" in result else _format_weekly(result)
+
+
+def _format_glamira(result: dict) -> str:
+    import json
+
+    if "events" not in result:  # one step run alone
+        return json.dumps(result, indent=1, default=str)
+    e, loc, p = result["events"], result.get("locations"), result.get("products")
+    line = f"{result['day']}  {e['landed']:>8,} events ({e['rejected']} rejected)"
+    if loc:
+        line += f"  {loc['new']:>7,} new IPs ({loc['looked_up']:,} located)"
+    if p:
+        line += f"  {p['to_crawl']:>4} products crawled: {p['ok']} named, {p['failed']} failed"
+    return line
 
 
 def _format_weekly(result: dict) -> str:
@@ -223,14 +282,14 @@ def run(
     _prepare_prefect(quiet=False)
     flow = _flow(flow_name)
     accepted = inspect.signature(flow.fn).parameters
-    params: dict = {"notify": notify}
+    params: dict = {"notify": notify} if "notify" in accepted else {}
     params["week_ending" if "week_ending" in accepted else "day"] = _parse_day(day)
     if sites:
         if "sites" not in accepted:
             raise typer.BadParameter(f"{flow_name} does not take --sites")
         params["sites"] = [s.strip() for s in sites.split(",") if s.strip()]
     result = asyncio.run(flow(**params))
-    typer.echo(_format_result(result) if "day" in result else _format_weekly(result))
+    typer.echo(_summary_line(flow_name, result))
 
 
 @app.command("backfill")
@@ -270,30 +329,35 @@ def backfill(
     _prepare_prefect(quiet=True)
     from prefect.settings import get_current_settings
 
+    takes_notify = "notify" in inspect.signature(_flow(flow_name).fn).parameters
     if get_current_settings().api.url and not in_process:
-        failed = asyncio.run(_backfill_through_deployment(flow_name, deployment, days, notify))
+        failed = asyncio.run(
+            _backfill_through_deployment(flow_name, deployment, days, notify if takes_notify else None)
+        )
     else:
         _flow(flow_name)
         typer.echo(f"No Prefect server configured: running {len(days)} days of {flow_name} in this process.")
-        failed = asyncio.run(_backfill_in_process(flow_name, days, notify))
+        failed = asyncio.run(_backfill_in_process(flow_name, days, notify if takes_notify else None))
     if failed:
         typer.echo(f"{len(failed)} of {len(days)} days failed: {', '.join(str(d) for d in failed)}", err=True)
         raise typer.Exit(1)
     typer.echo(f"All {len(days)} days completed.")
 
 
-async def _backfill_in_process(flow_name: str, days: list[date], notify: bool) -> list[date]:
+async def _backfill_in_process(flow_name: str, days: list[date], notify: bool | None) -> list[date]:
     flow = _flow(flow_name)
     failed = []
     for day in days:
         started = time.perf_counter()
         try:
-            result = await flow(day=day, notify=notify)
+            result = await flow(day=day, **({} if notify is None else {"notify": notify}))
         except Exception as exc:  # keep going: one bad day must not stop the others
             failed.append(day)
             typer.echo(f"  {flow_name} {day}  FAILED: {exc}", err=True)
             continue
-        typer.echo(f"  {flow_name} {_format_result(result)}  ({time.perf_counter() - started:.1f}s)")
+        typer.echo(
+            f"  {flow_name} {_summary_line(flow_name, result)}  ({time.perf_counter() - started:.1f}s)"
+        )
     return failed
 
 
@@ -341,13 +405,22 @@ def sample_data(
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 7,
     force: Annotated[bool, typer.Option(help="Regenerate even if the range is already there.")] = False,
+    glamira_days: Annotated[
+        int, typer.Option(min=1, help="Days of Glamira events (UTC, ending yesterday).")
+    ] = GLAMIRA_DEMO_DAYS,
+    glamira_events: Annotated[int, typer.Option(min=1, help="Glamira events per day.")] = GLAMIRA_DEMO_EVENTS,
 ) -> None:
-    """Write realistic sample data: Bahela booth sessions as a mongodump folder
-    (one database per booth) and photos as Cloudinary Search API pages, under
-    PIPELINES_HOME/samples."""
+    """Write realistic sample data under PIPELINES_HOME/samples: Bahela booth sessions as
+    a mongodump folder (one database per booth) and photos as Cloudinary Search API
+    pages; Glamira website events as a mongodump (`glamira/summary.bson`), a product
+    catalog of HTML pages for the crawl, and a demo IP2Location database."""
     home = Home.from_env()
     first, last = _sample_window(days, _parse_day(last_day))
     typer.echo(f"Bahela sample data: {_ensure_samples(home, first, last, seed, force)}")
+    glamira_span = _glamira_days(glamira_days, _parse_day(last_day))
+    typer.echo(
+        f"Glamira sample data: {_ensure_glamira_samples(home, glamira_span, glamira_events, seed, force)}"
+    )
 
 
 @app.command("sql")
@@ -392,6 +465,9 @@ def setup(
       BIGQUERY_PROJECT [BIGQUERY_LOCATION]                 -> bahela-warehouse
       SENDGRID_API_KEY BAHELA_MAIL_FROM BAHELA_MAIL_TO     -> bahela-mailer
       BAHELA_SLACK_WEBHOOK_URL                             -> bahela-slack
+      GLAMIRA_MONGODB_URI                                  -> glamira-mongodb
+      GLAMIRA_IP2LOCATION_BIN (path of the BIN on workers) -> glamira-ip2location
+      GLAMIRA_LAKE_BUCKET [GLAMIRA_LAKE_FOLDER]            -> glamira-lake (GCS)
       ALERTS_SLACK_WEBHOOK_URL                             -> pipelines-alerts-slack
       ALERTS_MAIL_FROM ALERTS_MAIL_TO with SMTP_HOST [SMTP_PORT SMTP_TYPE SMTP_USER
         SMTP_PASSWORD] or SENDGRID_API_KEY                 -> pipelines-alerts-mailer

@@ -96,7 +96,7 @@ def plan() -> list[Planned]:
     from prefect_gcp import GcsBucket
     from prefect_slack import SlackWebhook
 
-    from blocks import BigQueryWarehouse, MongoDB, SendGrid
+    from blocks import BigQueryWarehouse, IP2LocationDatabase, MongoDB, SendGrid
 
     def sendgrid(sender_var: str, to_var: str):
         return lambda env, made: SendGrid(
@@ -145,6 +145,26 @@ def plan() -> list[Planned]:
             "bahela-slack",
             ("BAHELA_SLACK_WEBHOOK_URL",),
             lambda env, made: SlackWebhook(url=SecretStr(env["BAHELA_SLACK_WEBHOOK_URL"])),
+        ),
+        Planned(
+            "glamira-mongodb",
+            ("GLAMIRA_MONGODB_URI",),
+            lambda env, made: MongoDB(connection_string=SecretStr(env["GLAMIRA_MONGODB_URI"])),
+        ),
+        Planned(
+            "glamira-ip2location",
+            ("GLAMIRA_IP2LOCATION_BIN",),
+            lambda env, made: IP2LocationDatabase(path=env["GLAMIRA_IP2LOCATION_BIN"]),
+        ),
+        Planned(
+            "glamira-lake",
+            ("GLAMIRA_LAKE_BUCKET",),
+            lambda env, made: GcsBucket(
+                bucket=env["GLAMIRA_LAKE_BUCKET"],
+                bucket_folder=env.get("GLAMIRA_LAKE_FOLDER", ""),
+                gcp_credentials=made["gcp"],
+            ),
+            ("GLAMIRA_LAKE_FOLDER",),
         ),
         Planned(
             "pipelines-alerts-slack",
@@ -196,7 +216,7 @@ def blocks_from_env(env: Mapping[str, str]) -> tuple[list[tuple[str, Block]], li
 
 
 def _dependencies(name: str) -> tuple[str, ...]:
-    return ("gcp",) if name in ("bahela-lake", "bahela-warehouse") else ()
+    return ("gcp",) if name in ("bahela-lake", "bahela-warehouse", "glamira-lake") else ()
 
 
 async def register_block_types() -> list[str]:

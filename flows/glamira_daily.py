@@ -1,0 +1,195 @@
+"""glamira-daily: one UTC day of Glamira's website events into the lake, with the IPs
+geolocated and the products named.
+
+    glamira-events     MongoDB `summary` --batches--> normalise --> lake events/dt=DAY
+    glamira-locations  the day's new IPs --> classify, IP2Location --> MongoDB `locations` + lake
+    glamira-products   the day's new products --> Scrapy (own process) --> lake products/dt=DAY + CSV
+
+Each step is a flow of its own that reads its input from the lake, so any one can be
+re-run alone for a day; glamira-daily runs the three and reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import acreate_markdown_artifact
+from prefect.runtime import flow_run
+from pydantic import BaseModel, Field
+
+from blocks import resolve
+from blocks.mongodb import MongoDB
+from pipelines import htmlmail as h
+from pipelines.alerts import alert_on_crash, alert_on_failure
+from pipelines.calendar import yesterday
+from pipelines.concurrency import one_run_per_day
+from pipelines.errors import gather_all
+from pipelines.settings import Home
+from tasks.glamira.ingest import DATABASE, crawl_product_names, geolocate_new_ips, land_events
+from tasks.glamira.locations import LakeLocations, MongoLocations
+
+SOURCE = "glamira"
+DEMO_BIN = "IP2LOCATION-DEMO-DB11.BIN"
+
+
+class GlamiraBlocks(BaseModel):
+    """Names of the saved blocks the Glamira flows use; a name with no saved block falls
+    back to the embedded default under PIPELINES_HOME."""
+
+    mongodb: str = Field(default="glamira-mongodb", description="MongoDB or MongoDump block")
+    ip2location: str = Field(default="glamira-ip2location", description="IP2Location database block")
+    crawl: str = Field(default="glamira-crawl", description="Product crawl settings block")
+    lake: str = Field(default="glamira-lake", description="GcsBucket or LocalFileSystem block")
+
+
+def _day(day: date | None) -> date:
+    return day or yesterday(UTC)
+
+
+def _named(prefix: str):
+    def name() -> str:
+        return f"{prefix}-{flow_run.parameters.get('day') or 'yesterday'}"
+
+    return name
+
+
+@flow(
+    name="glamira-events",
+    flow_run_name=_named("glamira-events"),
+    on_failure=[alert_on_failure],
+    on_crashed=[alert_on_crash],
+)
+async def glamira_events(
+    day: date | None = None, batch_size: int = 50_000, blocks: GlamiraBlocks = GlamiraBlocks()
+) -> dict:
+    """Stream the day's events from MongoDB (`glamira.summary`, by `time_stamp`),
+    normalise them and land them as `glamira/events/dt=DAY` (rejects beside them)."""
+    day, home = _day(day), Home.from_env()
+    source, lake = await asyncio.gather(
+        resolve.mongodb(blocks.mongodb, home.samples / SOURCE / "mongodump"), resolve.lake(blocks.lake, home)
+    )
+    resolve.log_choices(get_run_logger(), events=source, lake=lake)
+    return (await land_events(source, lake, day, batch_size)).as_dict()
+
+
+@flow(
+    name="glamira-locations",
+    flow_run_name=_named("glamira-locations"),
+    on_failure=[alert_on_failure],
+    on_crashed=[alert_on_crash],
+)
+async def glamira_locations(day: date | None = None, blocks: GlamiraBlocks = GlamiraBlocks()) -> dict:
+    """Geolocate the IPs of the day's landed events that no earlier day located; upsert
+    them into MongoDB's `locations` (production) and land `glamira/locations/dt=DAY`."""
+    day, home = _day(day), Home.from_env()
+    source, lake, database = await asyncio.gather(
+        resolve.mongodb(blocks.mongodb, home.samples / SOURCE / "mongodump"),
+        resolve.lake(blocks.lake, home),
+        resolve.ip2location(blocks.ip2location, home.samples / SOURCE / "ip2location" / DEMO_BIN),
+    )
+    store = MongoLocations(source, DATABASE) if isinstance(source, MongoDB) else LakeLocations(lake)
+    resolve.log_choices(get_run_logger(), locations=store, ip2location=database, lake=lake)
+    return (await geolocate_new_ips(lake, store, str(database.checked_path()), day)).as_dict()
+
+
+@flow(
+    name="glamira-products",
+    flow_run_name=_named("glamira-products"),
+    on_failure=[alert_on_failure],
+    on_crashed=[alert_on_crash],
+)
+async def glamira_products(day: date | None = None, blocks: GlamiraBlocks = GlamiraBlocks()) -> dict:
+    """Crawl the names of the day's products not yet named (Scrapy, in its own process);
+    land `glamira/products/dt=DAY` and its `products.csv`."""
+    day, home = _day(day), Home.from_env()
+    lake, settings = await asyncio.gather(
+        resolve.lake(blocks.lake, home), resolve.crawl(blocks.crawl, home.samples / SOURCE / "catalog")
+    )
+    resolve.log_choices(get_run_logger(), crawl=settings, lake=lake)
+    workdir = home.root / "work" / "glamira-crawl" / day.isoformat()  # resumable: a re-run skips what is done
+    return (await crawl_product_names(lake, settings, str(workdir), day)).as_dict()
+
+
+@flow(
+    name="glamira-daily",
+    flow_run_name=_named("glamira-daily"),
+    description="Glamira events of one UTC day into the lake, with new IPs geolocated and new products named.",
+    timeout_seconds=6 * 3600,
+    on_failure=[alert_on_failure],
+    on_crashed=[alert_on_crash],
+)
+async def glamira_daily(
+    day: date | None = None,
+    batch_size: int = 50_000,
+    geolocate: bool = True,
+    crawl: bool = True,
+    blocks: GlamiraBlocks = GlamiraBlocks(),
+) -> dict:
+    """Process one UTC day (default: yesterday).
+
+    Args:
+        day: the UTC day of the events' `time_stamp`.
+        batch_size: events per batch (and per parquet part).
+        geolocate: run glamira-locations after the events have landed.
+        crawl: run glamira-products after the events have landed.
+        blocks: names of the saved blocks to use.
+    """
+    day = _day(day)
+    async with one_run_per_day("glamira-daily", day):
+        events = await glamira_events(day=day, batch_size=batch_size, blocks=blocks)
+        steps = []
+        if geolocate:
+            steps.append(glamira_locations(day=day, blocks=blocks))
+        if crawl:
+            steps.append(glamira_products(day=day, blocks=blocks))
+        results = await gather_all(*steps)  # both read the landed events: they run side by side
+        locations = results.pop(0) if geolocate else None
+        products = results.pop(0) if crawl else None
+        summary = {"day": day.isoformat(), "events": events, "locations": locations, "products": products}
+        await acreate_markdown_artifact(
+            key="glamira-daily-summary", markdown=_markdown(summary), description=f"Glamira ingest of {day}"
+        )
+        return summary
+
+
+def _markdown(summary: dict) -> str:
+    e, loc, p = summary["events"], summary["locations"], summary["products"]
+    rows = [
+        [
+            "events",
+            f"{e['read']:,} read, {e['landed']:,} landed in {e['parts']} parts, {e['rejected']:,} rejected",
+            f"{e['seconds']}s",
+        ],
+    ]
+    if loc:
+        kinds = ", ".join(f"{k} {v:,}" for k, v in loc["by_kind"].items())
+        rows.append(
+            [
+                "IPs",
+                f"{loc['distinct_ips']:,} distinct, {loc['known']:,} known, {loc['new']:,} new ({kinds}); "
+                f"{loc['looked_up']:,} looked up at {loc['lookups_per_second']:,.0f}/s",
+                f"{loc['seconds']}s",
+            ]
+        )
+    if p:
+        failures = ", ".join(f"{k} {v}" for k, v in p["failures"].items()) or "none"
+        rows.append(
+            [
+                "products",
+                f"{p['seen']:,} seen, {p['known']:,} already named, {p['to_crawl']:,} crawled: "
+                f"{p['ok']:,} named, {p['failed']:,} failed ({failures})",
+                f"{p['seconds']}s",
+            ]
+        )
+    issues = ", ".join(f"{k}: {v:,}" for k, v in list(e["issues"].items())[:8]) or "none"
+    return "\n".join(
+        [
+            f"# Glamira ingest of {summary['day']}",
+            "",
+            h.markdown_table(["Step", "Counts", "Time"], rows),
+            "",
+            f"Drift handled in the events: {issues}.",
+        ]
+    )

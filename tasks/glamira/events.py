@@ -1,0 +1,418 @@
+"""Glamira events: batches of raw BSON documents -> one written-down Polars schema.
+
+The real data drifts: `option` is a list of objects, one object, or a string; numbers
+arrive as strings and strings as numbers; `cart_products` lines lack fields; prices use
+every locale. Every batch is normalised to `EVENTS_SCHEMA`, whatever it held:
+
+- scalar fields are text (numbers and booleans in their JSON spelling), a few are typed
+  (`time_stamp`, `event_at`, `day`, recommendation positions);
+- `option` is always a list of structs; when the source was not a list of objects the
+  original is kept as text in `option_raw`;
+- `cart_products` is always a list of structs, each line with its raw `price` and the
+  parsed `price_amount`;
+- `price` stays as written beside `price_amount` (null when the format is unsupported,
+  see `tasks.glamira.prices`);
+- `issues` names what was drifted but usable ("option was a string", "unsupported price").
+
+A document is rejected only when it cannot be an event of the day: no `collection`, or a
+`time_stamp` that is not a whole number of seconds inside the day. Rejects keep the raw
+document (relaxed Extended JSON) and the reason.
+
+The per-document work is a handful of dict lookups (the batch is decoded in one call to
+pymongo's C decoder); everything else runs as Polars expressions.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+from collections.abc import Iterable, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+
+import bson
+import polars as pl
+from bson import json_util
+from bson.errors import InvalidBSON
+
+from tasks.fields import UTC_MICROS, as_text
+from tasks.glamira.prices import parse_price, unsupported
+
+OPTION_FIELDS = (
+    "option_label",
+    "option_id",
+    "value_label",
+    "value_id",
+    "alloy",
+    "diamond",
+    "shapediamond",
+    "stone",
+    "pearlcolor",
+    "quality",
+    "finish",
+    "price",
+    "category_id",
+    "kollektion",
+    "kollektion_id",
+)
+CART_OPTION_FIELDS = ("option_label", "option_id", "value_label", "value_id")
+OPTION = pl.Struct({name: pl.String() for name in OPTION_FIELDS})
+CART_OPTION = pl.Struct({name: pl.String() for name in CART_OPTION_FIELDS})
+CART_LINE = pl.Struct(
+    {
+        "product_id": pl.String(),
+        "price": pl.String(),
+        "price_amount": pl.Float64(),
+        "currency": pl.String(),
+        "amount": pl.Int32(),
+        "option": pl.List(CART_OPTION),
+    }
+)
+
+# Text fields of the seed's schema, read as they are (numbers and booleans as text).
+TEXT_FIELDS = (
+    "ip",
+    "user_agent",
+    "resolution",
+    "user_id_db",
+    "device_id",
+    "api_version",
+    "store_id",
+    "local_time",
+    "show_recommendation",
+    "current_url",
+    "referrer_url",
+    "email_address",
+    "recommendation",
+    "utm_source",
+    "utm_medium",
+    "collection",
+    "key_search",
+    "product_id",
+    "cat_id",
+    "collect_id",
+    "order_id",
+    "price",
+    "currency",
+    "is_paypal",
+    "viewing_product_id",
+    "recommendation_product_id",
+)
+POSITION_FIELDS = ("recommendation_product_position", "recommendation_clicked_position")
+
+EVENTS_SCHEMA: dict[str, pl.DataType] = {
+    "event_id": pl.String(),
+    "day": pl.Date(),
+    "time_stamp": pl.Int64(),
+    "event_at": UTC_MICROS,
+    **{name: pl.String() for name in TEXT_FIELDS},
+    "price_amount": pl.Float64(),
+    **{name: pl.Int32() for name in POSITION_FIELDS},
+    "option": pl.List(OPTION),
+    "option_raw": pl.String(),
+    "cart_products": pl.List(CART_LINE),
+    "issues": pl.String(),
+}
+REJECTS_SCHEMA: dict[str, pl.DataType] = {
+    "day": pl.Date(),
+    "dataset": pl.String(),
+    "record_id": pl.String(),
+    "reason": pl.String(),
+    "raw": pl.String(),
+}
+
+_BASE_SCHEMA = {
+    "event_id": pl.String(),
+    "_time_stamp": pl.String(),
+    **{name: pl.String() for name in TEXT_FIELDS},
+    **{f"_{name}": pl.String() for name in POSITION_FIELDS},
+    "option_raw": pl.String(),
+    "_option_issue": pl.String(),
+    "_cart_issue": pl.String(),
+    "_row": pl.Int64(),
+}
+CART_LINE_FIELDS = ("product_id", "price", "currency", "amount")
+
+
+@dataclass(frozen=True)
+class NormalisedBatch:
+    events: pl.DataFrame  # EVENTS_SCHEMA
+    rejects: pl.DataFrame  # REJECTS_SCHEMA
+    raw_documents: int
+
+
+def day_bounds(day: date) -> tuple[int, int]:
+    """The UTC day as `[start, end)` epoch seconds, the unit of `time_stamp`."""
+    start = int(datetime.combine(day, time.min, tzinfo=UTC).timestamp())
+    return start, start + 86_400
+
+
+def normalise_batch(raw: Iterable[bytes], day: date) -> NormalisedBatch:
+    """Normalise one batch of BSON documents of `day` (UTC)."""
+    raw = list(raw)
+    with paused_gc():
+        documents, broken = _decode(raw)
+        stage = _stage(documents)
+        del documents
+    start, end = day_bounds(day)
+    time_stamp = pl.col("_time_stamp").cast(pl.Float64, strict=False)
+    whole = time_stamp.is_not_null() & (time_stamp == time_stamp.round(0))
+    in_day = whole & (time_stamp >= start) & (time_stamp < end)
+    checked = stage.with_columns(
+        _broken=pl.Series(broken, dtype=pl.String),
+        _reason=pl.concat_str(
+            [
+                pl.when(pl.col("collection").is_null() | (pl.col("collection") == "")).then(
+                    pl.lit("missing collection")
+                ),
+                pl.when(pl.col("_time_stamp").is_null()).then(pl.lit("missing time_stamp")),
+                pl.when(pl.col("_time_stamp").is_not_null() & ~in_day).then(
+                    pl.format("time_stamp not a second of {}: '{}'", pl.lit(day.isoformat()), "_time_stamp")
+                ),
+            ],
+            separator="; ",
+            ignore_nulls=True,
+        ),
+    ).with_columns(_reason=pl.coalesce("_broken", pl.when(pl.col("_reason") != "").then("_reason")))
+
+    kept = checked.filter(pl.col("_reason").is_null())
+    # a day has a few hundred distinct prices among its events: parse each once
+    amounts = kept.select(pl.col("price").unique().drop_nulls()).with_columns(
+        price_amount=parse_price(pl.col("price"))
+    )
+    line_price = pl.element().struct.field("price")
+    events = (
+        kept.join(amounts, on="price", how="left", maintain_order="left")
+        .with_columns(
+            time_stamp=pl.col("_time_stamp").cast(pl.Float64).cast(pl.Int64),
+            **{
+                name: pl.col(f"_{name}").cast(pl.Float64, strict=False).cast(pl.Int32, strict=False)
+                for name in POSITION_FIELDS
+            },
+            cart_products=pl.col("cart_products").list.eval(
+                pl.element().struct.with_fields(price_amount=parse_price(line_price))
+            ),
+        )
+        .with_columns(
+            event_at=pl.from_epoch("time_stamp", time_unit="s").dt.replace_time_zone("UTC").cast(UTC_MICROS),
+            day=pl.lit(day, dtype=pl.Date()),
+            issues=pl.concat_str(
+                [
+                    pl.col("_option_issue"),
+                    pl.col("_cart_issue"),
+                    pl.when(unsupported(pl.col("price"), pl.col("price_amount"))).then(
+                        pl.format("unsupported price '{}'", "price")
+                    ),
+                    pl.when(
+                        pl.col("cart_products")
+                        .list.eval(unsupported(line_price, pl.element().struct.field("price_amount")))
+                        .list.any()
+                    ).then(pl.lit("unsupported cart line price")),
+                ],
+                separator="; ",
+                ignore_nulls=True,
+            ),
+        )
+        .with_columns(issues=pl.when(pl.col("issues") != "").then("issues"))
+        .select(list(EVENTS_SCHEMA))
+        .cast(EVENTS_SCHEMA)
+    )
+    rejected = checked.filter(pl.col("_reason").is_not_null())
+    rejects = pl.DataFrame(
+        {
+            "day": [day] * rejected.height,
+            "dataset": ["events"] * rejected.height,
+            "record_id": rejected["event_id"].fill_null("<no _id>"),
+            "reason": rejected["_reason"],
+            "raw": [_readable(raw[i]) for i in rejected["_row"]],
+        },
+        schema=REJECTS_SCHEMA,
+    )
+    return NormalisedBatch(events=events, rejects=rejects, raw_documents=len(raw))
+
+
+@contextmanager
+def paused_gc():
+    """Decoding a batch creates millions of small acyclic objects; the cyclic garbage
+    collector would scan them again and again (decoding runs 3x slower with it on)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _decode(raw: list[bytes]) -> tuple[list[Mapping], list[str | None]]:
+    try:  # one call into the C decoder for the whole batch: the usual case
+        return bson.decode_all(b"".join(raw)), [None] * len(raw)
+    except (InvalidBSON, TypeError, ValueError):
+        pass
+    decoded, problems = [], []
+    for document in raw:
+        try:
+            decoded.append(bson.decode(document))
+            problems.append(None)
+        except (InvalidBSON, TypeError, ValueError) as exc:
+            decoded.append({})
+            problems.append(f"not a valid BSON document: {exc}"[:200])
+    return decoded, problems
+
+
+def _stage(documents: list[Mapping]) -> pl.DataFrame:
+    """The documents as columns: scalars picked per field, and the nested options and
+    cart lines collected as flat rows that Polars groups back into lists (building
+    nested columns from Python objects row by row is ten times slower)."""
+    scalars = _frame(
+        documents, {"time_stamp": pl.String(), **{n: pl.String() for n in (*TEXT_FIELDS, *POSITION_FIELDS)}}
+    )
+    scalars = scalars.rename({"time_stamp": "_time_stamp", **{n: f"_{n}" for n in POSITION_FIELDS}})
+    columns: dict[str, list] = {"event_id": [_text(d.get("_id")) for d in documents]}
+
+    options, cart_lines, cart_options = (
+        _Flat(OPTION_FIELDS),
+        _Flat(CART_LINE_FIELDS),
+        _Flat(CART_OPTION_FIELDS),
+    )
+    option_raw: list[str | None] = [None] * len(documents)
+    option_issue: list[str | None] = [None] * len(documents)
+    cart_issue: list[str | None] = [None] * len(documents)
+    for row, document in enumerate(documents):
+        if "option" in document:
+            items, option_raw[row], option_issue[row] = _options(document["option"], True)
+            for item in items:
+                options.add(row, 0, item)
+        cart = document.get("cart_products")
+        if cart is not None:
+            cart_issue[row] = _cart(cart, row, cart_lines, cart_options)
+    columns["option_raw"], columns["_option_issue"], columns["_cart_issue"] = (
+        option_raw,
+        option_issue,
+        cart_issue,
+    )
+    columns["_row"] = list(range(len(documents)))
+    base = (
+        pl.concat([pl.DataFrame(columns), scalars], how="horizontal")
+        .select(list(_BASE_SCHEMA))
+        .cast(_BASE_SCHEMA)
+    )
+
+    option_lists = options.frame().group_by("_row").agg(option=pl.struct(OPTION_FIELDS))
+    line_options = cart_options.frame().group_by("_row", "_line").agg(option=pl.struct(CART_OPTION_FIELDS))
+    lines = (
+        cart_lines.frame()
+        .join(line_options, on=["_row", "_line"], how="left")
+        .with_columns(
+            amount=pl.col("amount").cast(pl.Float64, strict=False),
+            option=pl.col("option").fill_null(pl.lit([], dtype=pl.List(CART_OPTION))),
+            price_amount=pl.lit(None, dtype=pl.Float64),
+        )
+        .with_columns(
+            amount=pl.when(pl.col("amount") == pl.col("amount").round(0))
+            .then(pl.col("amount"))
+            .cast(pl.Int32)
+        )
+        .sort("_row", "_line")
+        .group_by("_row", maintain_order=True)
+        .agg(cart_products=pl.struct(list(CART_LINE.to_schema())))
+    )
+    return (
+        base.join(option_lists, on="_row", how="left")
+        .join(lines, on="_row", how="left")
+        .sort("_row")
+        .with_columns(
+            option=pl.col("option").fill_null(pl.lit([], dtype=pl.List(OPTION))),
+            cart_products=pl.col("cart_products").fill_null(pl.lit([], dtype=pl.List(CART_LINE))),
+        )
+    )
+
+
+class _Flat:
+    """Rows of a nested list, each tagged with its event (`_row`) and list position."""
+
+    def __init__(self, fields: tuple[str, ...]):
+        self.fields = fields
+        self.rows: list[int] = []
+        self.lines: list[int] = []
+        self.items: list[Mapping] = []
+
+    def add(self, row: int, line: int, item: Mapping) -> None:
+        self.rows.append(row)
+        self.lines.append(line)
+        self.items.append(item)
+
+    def frame(self) -> pl.DataFrame:
+        values = _frame(self.items, {name: pl.String() for name in self.fields})
+        return values.with_columns(
+            _row=pl.Series(self.rows, dtype=pl.Int64), _line=pl.Series(self.lines, dtype=pl.Int64)
+        )
+
+
+def _frame(documents: list[Mapping], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Text columns picked out of documents. Polars reads str, int, float and bool values
+    itself (in their JSON spelling) and refuses anything else; only then are the values
+    converted one by one."""
+    if not documents:
+        return pl.DataFrame(schema=schema)
+    try:
+        return pl.from_dicts(documents, schema=schema, strict=False)
+    except pl.exceptions.ComputeError:  # an ObjectId, a date, an object... in a text field
+        return pl.DataFrame({name: [_text(d.get(name)) for d in documents] for name in schema}, schema=schema)
+
+
+def _text(value) -> str | None:
+    return value if value is None or type(value) is str else as_text(value)
+
+
+def _options(value, present: bool) -> tuple[list[Mapping], str | None, str | None]:
+    """(the option objects, the original when it was not a list of objects, issue)."""
+    if isinstance(value, list):
+        items = [v for v in value if isinstance(v, Mapping)]
+        if len(items) == len(value):
+            return items, None, None
+        return items, _json(value), "option list held non-objects"
+    if isinstance(value, Mapping):
+        return [value], _json(value), "option was an object"
+    if value is None:
+        return [], None, None if not present else "option was null"
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped.startswith(("[", "{")):
+            try:
+                parsed = json.loads(stripped)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, list | dict):
+                items, _, _ = _options(parsed, True)
+                return items, value, "option was JSON text"
+        return [], value, None if stripped == "" else "option was a string"
+    return [], _json(value), f"option was a {type(value).__name__}"
+
+
+def _cart(value, row: int, lines: _Flat, options: _Flat) -> str | None:
+    """Adds the cart's lines and their options to the flat rows; returns an issue."""
+    if not isinstance(value, list):
+        return f"cart_products was a {type(value).__name__}"
+    issue = None
+    for line in value:
+        if not isinstance(line, Mapping):
+            issue = "cart line that is not an object"
+            continue
+        number = len(lines.rows)
+        lines.add(row, number, line)
+        for option in _options(line.get("option"), "option" in line)[0]:
+            options.add(row, number, option)
+    return issue
+
+
+def _json(value) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+def _readable(raw: bytes) -> str:
+    try:
+        return json_util.dumps(bson.decode(raw), json_options=json_util.RELAXED_JSON_OPTIONS)
+    except (InvalidBSON, TypeError, ValueError):
+        return raw.hex()
