@@ -149,6 +149,7 @@ def demo(
 async def _demo(first: date, last: date, glamira_days: list[date]) -> date:
     from flows.bahela_daily import bahela_daily
     from flows.bahela_weekly import bahela_weekly, last_sunday
+    from flows.glamira_daily import glamira_daily
 
     for day in days_between(first, last):
         t = time.perf_counter()
@@ -158,16 +159,11 @@ async def _demo(first: date, last: date, glamira_days: list[date]) -> date:
     week_ending = last_sunday(last + timedelta(days=1))
     t = time.perf_counter()
     weekly = await bahela_weekly(week_ending=week_ending)
-    forecast = weekly.get("forecast_revenue_idr")
-    typer.echo(
-        f"  bahela-weekly week ending {week_ending}: {weekly['history_days']} days of history, "
-        + (
-            f"next week's revenue forecast {_rupiah(forecast)}"
-            if forecast
-            else "no forecast (history too short)"
-        )
-        + f"  ({time.perf_counter() - t:.1f}s)"
-    )
+    typer.echo(f"  bahela-weekly {_format_weekly(weekly)}  ({time.perf_counter() - t:.1f}s)")
+    for day in glamira_days:
+        t = time.perf_counter()
+        result = await glamira_daily(day=day)
+        typer.echo(f"  glamira-daily {_format_glamira(result)}  ({time.perf_counter() - t:.1f}s)")
     return week_ending
 
 
