@@ -14,10 +14,9 @@ from datetime import date
 
 import bson
 import polars as pl
-from bson import json_util
-from bson.errors import InvalidBSON
 
 from pipelines.settings import JAKARTA
+from tasks.documents import decode_batch, readable
 from tasks.fields import (
     RAW,
     UTC_MICROS,
@@ -94,7 +93,7 @@ def sessions_frame(documents: Iterable[tuple[str, bytes | Mapping]]) -> pl.DataF
 
 def normalise_sessions(raw: pl.DataFrame, day: date) -> SessionsOfDay:
     """Parse, classify, validate and deduplicate the day's session documents."""
-    documents, broken = _decode(raw["document"])
+    documents, broken = decode_batch(raw["document"].to_list())
     texts = flatten(documents, {f"_text_{name}": path for name, (path, _, _) in FIELDS.items()})
     parsed = (
         raw.lazy()
@@ -236,32 +235,5 @@ def _as_rejects(frame: pl.DataFrame) -> pl.DataFrame:
         site="site",
         record_id=pl.coalesce("mongo_id", pl.lit("<no _id>")),
         reason="problems",
-        raw=pl.Series([_readable(doc) for doc in frame["document"]], dtype=pl.String),
+        raw=pl.Series([readable(doc) for doc in frame["document"]], dtype=pl.String),
     ).cast(REJECTS_SCHEMA)
-
-
-def _decode(documents: pl.Series) -> tuple[list[Mapping], list[str | None]]:
-    """Each document decoded once; a corrupt one becomes `{}` with a problem, not a crash."""
-    raw = documents.to_list()
-    try:  # one call into the C decoder for the whole batch: the usual, clean case
-        return bson.decode_all(b"".join(raw)), [None] * len(raw)
-    except (InvalidBSON, TypeError, ValueError):
-        pass
-    decoded: list[Mapping] = []
-    problems: list[str | None] = []
-    for doc in raw:
-        try:
-            decoded.append(bson.decode(doc))
-            problems.append(None)
-        except (InvalidBSON, TypeError, ValueError) as exc:
-            decoded.append({})
-            problems.append(f"not a valid BSON document: {exc}"[:200])
-    return decoded, problems
-
-
-def _readable(raw: bytes) -> str:
-    """The document as relaxed Extended JSON for people reading the rejects."""
-    try:
-        return json_util.dumps(bson.decode(raw), json_options=json_util.RELAXED_JSON_OPTIONS)
-    except (InvalidBSON, TypeError, ValueError):
-        return raw.hex()

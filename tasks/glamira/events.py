@@ -24,18 +24,14 @@ pymongo's C decoder); everything else runs as Polars expressions.
 
 from __future__ import annotations
 
-import gc
 import json
 from collections.abc import Iterable, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
-import bson
 import polars as pl
-from bson import json_util
-from bson.errors import InvalidBSON
 
+from tasks.documents import decode_batch, paused_gc, readable
 from tasks.fields import UTC_MICROS, as_text
 from tasks.glamira.prices import parse_price, unsupported
 
@@ -152,7 +148,7 @@ def normalise_batch(raw: Iterable[bytes], day: date) -> NormalisedBatch:
     """Normalise one batch of BSON documents of `day` (UTC)."""
     raw = list(raw)
     with paused_gc():
-        documents, broken = _decode(raw)
+        documents, broken = decode_batch(raw)
         stage = _stage(documents)
         del documents
     start, end = day_bounds(day)
@@ -225,40 +221,11 @@ def normalise_batch(raw: Iterable[bytes], day: date) -> NormalisedBatch:
             "dataset": ["events"] * rejected.height,
             "record_id": rejected["event_id"].fill_null("<no _id>"),
             "reason": rejected["_reason"],
-            "raw": [_readable(raw[i]) for i in rejected["_row"]],
+            "raw": [readable(raw[i]) for i in rejected["_row"]],
         },
         schema=REJECTS_SCHEMA,
     )
     return NormalisedBatch(events=events, rejects=rejects, raw_documents=len(raw))
-
-
-@contextmanager
-def paused_gc():
-    """Decoding a batch creates millions of small acyclic objects; the cyclic garbage
-    collector would scan them again and again (decoding runs 3x slower with it on)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _decode(raw: list[bytes]) -> tuple[list[Mapping], list[str | None]]:
-    try:  # one call into the C decoder for the whole batch: the usual case
-        return bson.decode_all(b"".join(raw)), [None] * len(raw)
-    except (InvalidBSON, TypeError, ValueError):
-        pass
-    decoded, problems = [], []
-    for document in raw:
-        try:
-            decoded.append(bson.decode(document))
-            problems.append(None)
-        except (InvalidBSON, TypeError, ValueError) as exc:
-            decoded.append({})
-            problems.append(f"not a valid BSON document: {exc}"[:200])
-    return decoded, problems
 
 
 def _stage(documents: list[Mapping]) -> pl.DataFrame:
@@ -409,10 +376,3 @@ def _cart(value, row: int, lines: _Flat, options: _Flat) -> str | None:
 
 def _json(value) -> str:
     return json.dumps(value, default=str, ensure_ascii=False)
-
-
-def _readable(raw: bytes) -> str:
-    try:
-        return json_util.dumps(bson.decode(raw), json_options=json_util.RELAXED_JSON_OPTIONS)
-    except (InvalidBSON, TypeError, ValueError):
-        return raw.hex()
