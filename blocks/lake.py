@@ -29,12 +29,25 @@ LakeStorage = LocalFileSystem | GcsBucket
 
 
 @dataclass(frozen=True)
+class LakeObject:
+    """One object of the lake as a notification would describe it."""
+
+    key: str  # relative to the lake's root
+    uri: str  # gs://bucket/folder/key or an absolute local path
+    bucket: str  # "" for a local lake
+    name: str  # the object's name in its bucket (folder included) or its local path
+    generation: str  # GCS generation; the file's modification time in ns locally
+    size: int = 0
+
+
+@dataclass(frozen=True)
 class LandedPartition:
     """What one write put in the lake: where, how many rows, and the objects' URIs."""
 
     prefix: str
     rows: int
     uris: list[str] = field(default_factory=list)
+    objects: list[LakeObject] = field(default_factory=list)  # the parts, then the manifest
 
 
 def partition_prefix(source: str, dataset: str, day: date) -> str:
@@ -98,7 +111,27 @@ class Lake:
         await self._write(f"{prefix}/{MANIFEST}", json.dumps(manifest, indent=1).encode())
         stale = [k for k in await self._list(prefix) if k.endswith(".parquet") and k not in keys]
         await self._delete(stale)
-        return LandedPartition(prefix, rows, [self.uri(k) for k in keys])
+        objects = [await self.object(k) for k in [*keys, f"{prefix}/{MANIFEST}"]]
+        return LandedPartition(prefix, rows, [self.uri(k) for k in keys], objects)
+
+    async def object(self, key: str) -> LakeObject:
+        if isinstance(self.storage, GcsBucket):
+            bucket = await self.storage.aget_bucket()
+            name = f"{self.storage.bucket_folder}{key}"
+            blob = bucket.get_blob(name)
+            return LakeObject(
+                key, self.uri(key), self.storage.bucket, name, str(blob.generation if blob else "")
+            )
+        path = self._local(key)
+        return LakeObject(key, self.uri(key), "", str(path), str(path.stat().st_mtime_ns))
+
+    async def manifest_parts(self, prefix: str) -> list[str] | None:
+        """URIs of the parts the partition's manifest lists (None: never landed)."""
+        try:
+            manifest = json.loads(await self._read(f"{prefix}/{MANIFEST}"))
+        except FileNotFoundError:
+            return None
+        return [self.uri(f"{prefix}/{part}") for part in manifest["parts"]]
 
     async def write_file(self, key: str, content: bytes) -> str:
         """A file beside a partition's parts (e.g. a CSV export); its URI."""

@@ -9,6 +9,8 @@ duplicates rows.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import logging
 import uuid
 from datetime import date
 from pathlib import Path
@@ -21,6 +23,8 @@ from prefect_gcp.credentials import GcpCredentials
 from pydantic import Field
 
 from pipelines.errors import ConfigurationError
+
+logger = logging.getLogger("pipelines.warehouse")
 
 
 class DuckDBWarehouse(Block):
@@ -46,9 +50,16 @@ class DuckDBWarehouse(Block):
         return f'"{schema}"."{table}"'
 
     async def replace_day(
-        self, schema: str, table: str, day: date, uris: list[str], day_column: str = "day"
+        self,
+        schema: str,
+        table: str,
+        day: date,
+        uris: list[str],
+        day_column: str = "day",
+        job_key: str | None = None,
     ) -> int:
-        """Make `schema.table`'s rows for `day` exactly those of the parquet `uris`."""
+        """Make `schema.table`'s rows for `day` exactly those of the parquet `uris`.
+        (`job_key` matters to BigQuery; a DuckDB replace is idempotent by itself.)"""
         return await asyncio.to_thread(self._replace_day, schema, table, day, uris, day_column)
 
     async def read_days(
@@ -138,9 +149,20 @@ class BigQueryWarehouse(Block):
         return f"`{self._project()}.{self.dataset_prefix}{schema}.{table}`"
 
     async def replace_day(
-        self, schema: str, table: str, day: date, uris: list[str], day_column: str = "day"
+        self,
+        schema: str,
+        table: str,
+        day: date,
+        uris: list[str],
+        day_column: str = "day",
+        job_key: str | None = None,
     ) -> int:
-        return await asyncio.to_thread(self._replace_day, schema, table, day, uris, day_column)
+        """Make `schema.table`'s rows for `day` exactly those of the parquet `uris`.
+
+        With a `job_key` (e.g. bucket/object/generation of the landed manifest), the
+        committing MERGE gets a job id derived from it: a retried or duplicated trigger
+        finds that job done and loads nothing twice."""
+        return await asyncio.to_thread(self._replace_day, schema, table, day, uris, day_column, job_key)
 
     async def read_days(
         self, schema: str, table: str, first: date, last: date, day_column: str = "day"
@@ -176,21 +198,35 @@ class BigQueryWarehouse(Block):
             client_options=options,
         )
 
-    def _query(self, sql: str, params: dict[str, Any]) -> pl.DataFrame:
+    def _query(self, sql: str, params: dict[str, Any], job_id: str | None = None) -> pl.DataFrame:
+        from google.api_core.exceptions import Conflict
         from google.cloud import bigquery
 
         client = self._client()
         config = bigquery.QueryJobConfig(query_parameters=[_parameter(k, v) for k, v in params.items()])
-        rows = client.query(sql, job_config=config).result(timeout=self.job_timeout_seconds)
+        try:
+            job = client.query(
+                sql,
+                job_config=config,
+                job_id=job_id,
+                job_retry=None if job_id else bigquery.DEFAULT_JOB_RETRY,
+            )
+        except Conflict:  # the same job id ran already (a retried trigger): wait for it
+            job = client.get_job(job_id)
+        rows = job.result(timeout=self.job_timeout_seconds)
         # the REST API is plenty for the small results the flows read back (summaries,
         # history); the Storage Read API would add a gRPC channel per query
         return pl.from_arrow(rows.to_arrow(create_bqstorage_client=False))
 
-    def _replace_day(self, schema, table, day, uris, day_column) -> int:
+    def _replace_day(self, schema, table, day, uris, day_column, job_key=None) -> int:
         from google.api_core.exceptions import NotFound
         from google.cloud import bigquery
 
         client = self._client()
+        merge_job = f"pipelines_merge_{hashlib.sha1(job_key.encode()).hexdigest()[:32]}" if job_key else None
+        if merge_job and self._done(client, merge_job):
+            logger.info("%s.%s %s: already loaded by job %s", schema, table, day, merge_job)
+            return -1
         dataset = f"{self._project()}.{self.dataset_prefix}{schema}"
         ds = bigquery.Dataset(dataset)
         ds.location = self.location
@@ -223,17 +259,30 @@ class BigQueryWarehouse(Block):
                 f"when not matched by source and t.`{day_column}` = @day then delete "
                 f"when not matched then insert ({columns}) values ({columns})"
             )
-            self._query(merge, day_param)
+            self._query(merge, day_param, job_id=merge_job)
             return int(staged.num_rows or 0)
         finally:
             client.delete_table(staging_id, not_found_ok=True)
 
+    @staticmethod
+    def _done(client, job_id: str) -> bool:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            job = client.get_job(job_id)
+        except NotFound:
+            return False
+        return job.state == "DONE" and job.error_result is None
+
     def _load(self, client, uris: list[str], staging_id: str) -> None:
         from google.cloud import bigquery
 
+        parquet = bigquery.ParquetOptions()
+        parquet.enable_list_inference = True  # parquet lists become REPEATED fields, not list.element records
         config = bigquery.LoadJobConfig(
             source_format=bigquery.SourceFormat.PARQUET,
             write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
+            parquet_options=parquet,
         )
         prefix = "pipelines_load_"
         remote = [u for u in uris if u.startswith("gs://")]

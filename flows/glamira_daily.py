@@ -27,7 +27,13 @@ from pipelines.calendar import yesterday
 from pipelines.concurrency import one_run_per_day
 from pipelines.errors import gather_all
 from pipelines.settings import Home
-from tasks.glamira.ingest import DATABASE, crawl_product_names, geolocate_new_ips, land_events
+from tasks.glamira.ingest import (
+    DATABASE,
+    crawl_product_names,
+    geolocate_new_ips,
+    land_events,
+    parse_new_user_agents,
+)
 from tasks.glamira.locations import LakeLocations, MongoLocations
 
 SOURCE = "glamira"
@@ -42,6 +48,7 @@ class GlamiraBlocks(BaseModel):
     ip2location: str = Field(default="glamira-ip2location", description="IP2Location database block")
     crawl: str = Field(default="glamira-crawl", description="Product crawl settings block")
     lake: str = Field(default="glamira-lake", description="GcsBucket or LocalFileSystem block")
+    warehouse: str = Field(default="glamira-warehouse", description="BigQuery or DuckDB warehouse block")
 
 
 def _day(day: date | None) -> date:
@@ -71,7 +78,9 @@ async def glamira_events(
         resolve.mongodb(blocks.mongodb, home.samples / SOURCE / "mongodump"), resolve.lake(blocks.lake, home)
     )
     resolve.log_choices(get_run_logger(), events=source, lake=lake)
-    return (await land_events(source, lake, day, batch_size)).as_dict()
+    landed = (await land_events(source, lake, day, batch_size)).as_dict()
+    landed["user_agents"] = await parse_new_user_agents(lake, day)
+    return landed
 
 
 @flow(
@@ -125,6 +134,7 @@ async def glamira_daily(
     batch_size: int = 50_000,
     geolocate: bool = True,
     crawl: bool = True,
+    load_warehouse: bool = True,
     blocks: GlamiraBlocks = GlamiraBlocks(),
 ) -> dict:
     """Process one UTC day (default: yesterday).
@@ -134,6 +144,8 @@ async def glamira_daily(
         batch_size: events per batch (and per parquet part).
         geolocate: run glamira-locations after the events have landed.
         crawl: run glamira-products after the events have landed.
+        load_warehouse: load what landed into the warehouse right away (glamira-load).
+            Off where a deployment trigger loads on the landing events instead.
         blocks: names of the saved blocks to use.
     """
     day = _day(day)
@@ -148,6 +160,14 @@ async def glamira_daily(
         locations = results.pop(0) if geolocate else None
         products = results.pop(0) if crawl else None
         summary = {"day": day.isoformat(), "events": events, "locations": locations, "products": products}
+        if load_warehouse:
+            from flows.glamira_load import LOADS, glamira_load
+
+            summary["loaded"] = {
+                dataset: (await glamira_load(dataset=dataset, day=day, blocks=blocks)).get("rows")
+                for dataset in LOADS
+                if (dataset != "locations" or geolocate) and (dataset != "products" or crawl)
+            }
         await acreate_markdown_artifact(
             key="glamira-daily-summary", markdown=_markdown(summary), description=f"Glamira ingest of {day}"
         )

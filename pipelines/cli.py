@@ -38,6 +38,7 @@ FLOWS = {
     "glamira-events": "flows.glamira_daily:glamira_events",
     "glamira-locations": "flows.glamira_daily:glamira_locations",
     "glamira-products": "flows.glamira_daily:glamira_products",
+    "glamira-load": "flows.glamira_load:glamira_load",
 }
 # Eight weeks: the daily flow's history is what the weekly forecast trains and backtests on.
 DEMO_DAYS = 56

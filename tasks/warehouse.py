@@ -28,12 +28,17 @@ async def load_day(
     day: date,
     partitions: list[LandedPartition],
     day_column: str = "day",
+    job_key: str | None = None,
 ) -> int:
     """Replace the day in `schema.table` with the rows of the landed partitions."""
-    rows = await warehouse.replace_day(
-        schema, table, day, [uri for p in partitions for uri in p.uris], day_column
-    )
-    get_run_logger().info("%s.%s %s: %d rows (day replaced)", schema, table, day, rows)
+    uris = [uri for p in partitions for uri in p.uris]
+    rows = await warehouse.replace_day(schema, table, day, uris, day_column, job_key)
+    if rows < 0:
+        get_run_logger().info(
+            "%s.%s %s: already loaded from these objects, nothing to do", schema, table, day
+        )
+    else:
+        get_run_logger().info("%s.%s %s: %d rows (day replaced)", schema, table, day, rows)
     return rows
 
 

@@ -16,7 +16,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from blocks.crawl import ProductCrawl
-from blocks.lake import Lake, partition_prefix, rejects_prefix
+from blocks.lake import Lake, LandedPartition, partition_prefix, rejects_prefix
 from blocks.mongodb import MongoDB, MongoDump
 from tasks.glamira.events import EVENTS_SCHEMA, REJECTS_SCHEMA, day_bounds, normalise_batch
 
@@ -87,6 +87,8 @@ async def land_events(
     )
     rejected = pl.concat(rejects) if rejects else pl.DataFrame(schema=REJECTS_SCHEMA)
     landed_rejects = await lake.replace_partition(rejects_prefix(SOURCE, "events", day), [rejected])
+    await announce(landed, SOURCE, "events", day)
+    await announce(landed_rejects, SOURCE, "_rejects/events", day)
     result.parts = len(landed.uris)
     result.uris, result.reject_uris = landed.uris, landed_rejects.uris
     result.issues = dict(issues.most_common())
@@ -169,6 +171,7 @@ async def geolocate_new_ips(lake: Lake, store, bin_path: str, day: date) -> Loca
     result.lookups_per_second = round(new.len() / lookup_seconds) if lookup_seconds else 0.0
     result.upserted = await store.upsert(located, day)
     landed = await lake.replace_partition(partition_prefix(SOURCE, "locations", day), [located])
+    await announce(landed, SOURCE, "locations", day)
     result.uris = landed.uris
     result.seconds = round(time.perf_counter() - started, 2)
     logger.info(
@@ -297,6 +300,7 @@ async def crawl_product_names(lake: Lake, settings: ProductCrawl, workdir: str, 
         "product_id", "name", "price", "currency", "url", "status", "outcome", "reason", "crawled_at"
     )
     await lake.write_file(f"{prefix}/products.csv", csv.write_csv().encode())
+    await announce(landed, SOURCE, "products", day)
     result.uris, result.csv = landed.uris, lake.uri(f"{prefix}/products.csv")
     result.seconds = round(time.perf_counter() - started, 2)
     logger.info(
@@ -321,3 +325,66 @@ def _products_frame(results: Path, wanted: set[str], day: date) -> pl.DataFrame:
     ]
     frame = pl.DataFrame(rows, schema={k: v for k, v in PRODUCTS_SCHEMA.items() if k != "day"}, strict=False)
     return frame.with_columns(day=pl.lit(day)).select(list(PRODUCTS_SCHEMA)).sort("product_id")
+
+
+# -- user agents --------------------------------------------------------------------------
+
+
+@task(name="parse-new-user-agents", cache_policy=NO_CACHE, task_run_name="user agents {day}")
+async def parse_new_user_agents(lake: Lake, day: date) -> dict:
+    """The day's user agents no earlier day parsed, read with ua-parser; landed as
+    `glamira/user_agents/dt=DAY` (the warehouse's `dim_device` reads them)."""
+    from tasks.glamira.user_agents import parse_user_agents
+
+    agents = (await day_column(lake, day, ["user_agent"]))["user_agent"].drop_nulls().unique()
+    known = []
+    for past in await lake.list_partitions(SOURCE, "user_agents"):
+        if past < day:
+            frame = await lake.read_columns(partition_prefix(SOURCE, "user_agents", past), ["user_agent"])
+            if frame is not None:
+                known.append(frame["user_agent"])
+    new = agents.filter(~agents.is_in(pl.concat(known).implode())) if known else agents
+    parsed = parse_user_agents(new, day)
+    landed = await lake.replace_partition(partition_prefix(SOURCE, "user_agents", day), [parsed])
+    get_run_logger().info(
+        "%s: %d user agents, %d new, parsed %s",
+        day,
+        agents.len(),
+        new.len(),
+        dict(parsed.group_by("device_type").len().iter_rows()),
+    )
+    await announce(landed, SOURCE, "user_agents", day)
+    return {"user_agents": agents.len(), "new": new.len(), "uris": landed.uris}
+
+
+# -- events on the Prefect API -------------------------------------------------------------
+
+LAKE_EVENT = "lake.object.finalized"
+
+
+async def announce(landed: LandedPartition, source: str, dataset: str, day: date) -> None:
+    """One `lake.object.finalized` event per landed object, the parts first and the
+    manifest last, exactly as the GCS notification function would send them: a
+    deployment trigger on manifests loads the partition into the warehouse."""
+    from uuid import NAMESPACE_URL, uuid5
+
+    from prefect.events import emit_event
+
+    for item in landed.objects:
+        emit_event(
+            event=LAKE_EVENT,
+            resource={
+                "prefect.resource.id": item.uri if item.bucket else f"file://{item.name}",
+                "prefect.resource.name": item.name,
+                "lake.bucket": item.bucket,
+                "lake.object": item.name,
+                "lake.generation": item.generation,
+                "lake.source": source,
+                "lake.dataset": dataset,
+                "lake.day": day.isoformat(),
+                "lake.file": item.key.rsplit("/", 1)[-1],
+            },
+            # the payload a GCS notification carries (functions/gcs_to_prefect sends the same)
+            payload={"bucket": item.bucket, "name": item.name, "generation": item.generation, "size": item.size},
+            id=uuid5(NAMESPACE_URL, f"{item.bucket}/{item.name}/{item.generation}"),
+        )

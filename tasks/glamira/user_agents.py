@@ -22,7 +22,16 @@ DEVICE_TYPES = ("desktop", "mobile", "tablet", "bot", "unknown")
 _MOBILE_OS = {"iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS", "HarmonyOS", "Tizen"}
 _DESKTOP_OS = {"Windows", "Mac OS X", "Linux", "Ubuntu", "Chrome OS", "Fedora", "FreeBSD", "Debian"}
 # clients the parser names but does not mark as spiders: scripts are not visitors either
-_SCRIPT_BROWSERS = {"Python Requests", "Python-urllib", "curl", "Wget", "HeadlessChrome", "Go-http-client", "okhttp", "Apache-HttpClient"}
+_SCRIPT_BROWSERS = {
+    "Python Requests",
+    "Python-urllib",
+    "curl",
+    "Wget",
+    "HeadlessChrome",
+    "Go-http-client",
+    "okhttp",
+    "Apache-HttpClient",
+}
 
 
 def parse_user_agents(user_agents: pl.Series, first_seen) -> pl.DataFrame:

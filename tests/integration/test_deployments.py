@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from datetime import date, timedelta
+import uuid
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -93,7 +94,7 @@ def test_deploy_all_accepts_every_deployment_in_prefect_yaml(deployed):
         deployment = by_name[f"{flow_name}/{item['name']}"]
         assert deployment["work_pool_name"] == item["work_pool"]["name"]
         assert [s["schedule"]["timezone"] for s in deployment["schedules"]] == [
-            s["timezone"] for s in item["schedules"]
+            s["timezone"] for s in item.get("schedules", [])
         ]
     docker_run = by_name["bahela-daily/docker"]
     commit = subprocess.run(
@@ -230,3 +231,51 @@ def test_backfill_runs_each_day_through_the_deployment(deployed):
     with duckdb.connect(str(deployed["home"] / "warehouse.duckdb"), read_only=True) as con:
         days = con.execute("select distinct day from raw_bahela.daily_summary order by day").fetchall()
     assert [d for (d,) in days if d >= first] == [first, DAY]
+
+
+def test_a_landed_manifest_event_starts_the_load_deployment(deployed):
+    flows = {f["name"]: f["id"] for f in api(deployed, "POST", "/flows/filter", {})}
+    load = next(
+        d
+        for d in api(deployed, "POST", "/deployments/filter", {})
+        if d["flow_id"] == flows["glamira-load"] and d["name"] == "docker"
+    )
+    generation = str(time.time_ns())
+    event = {
+        "id": str(uuid.uuid4()),
+        "occurred": datetime.now(UTC).isoformat(),
+        "event": "lake.object.finalized",
+        "resource": {
+            "prefect.resource.id": "gs://glamira-lake/glamira/events/dt=2026-11-20/_manifest.json",
+            "lake.bucket": "glamira-lake",
+            "lake.object": "glamira/events/dt=2026-11-20/_manifest.json",
+            "lake.generation": generation,
+            "lake.source": "glamira",
+            "lake.dataset": "events",
+            "lake.day": "2026-11-20",
+            "lake.file": "_manifest.json",
+        },
+        "payload": {},
+    }
+    part = {**event, "id": str(uuid.uuid4())}
+    part["resource"] = {
+        **event["resource"],
+        "lake.file": "part-0000.parquet",
+        "lake.object": "glamira/events/dt=2026-11-20/part-0000.parquet",
+    }
+
+    httpx.post(f"{deployed['api']}/events", json=[part, event], timeout=30).raise_for_status()
+
+    deadline = time.monotonic() + 60
+    runs = []
+    while time.monotonic() < deadline and not runs:
+        runs = api(deployed, "POST", "/flow_runs/filter", {"deployments": {"id": {"any_": [load["id"]]}}})
+        time.sleep(1)
+    assert len(runs) == 1, "one run for the manifest, none for the part"
+    assert runs[0]["parameters"] == {
+        "dataset": "events",
+        "day": "2026-11-20",
+        "manifest": "glamira/events/dt=2026-11-20/_manifest.json",
+        "generation": generation,
+        "bucket": "glamira-lake",
+    }

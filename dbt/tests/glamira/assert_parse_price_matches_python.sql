@@ -1,0 +1,58 @@
+-- The SQL price parser and the pipeline's Python parser (tasks/glamira/prices.py) agree
+-- on every distinct price of the raw events: the events' `price` and every cart line's.
+with
+
+events as (
+
+    select * from {{ source('glamira', 'events') }}
+
+),
+
+event_prices as (
+
+    select distinct
+        price as price_text,
+        price_amount as python_amount
+
+    from events
+    where price is not null
+
+),
+
+line_prices as (
+
+    select distinct
+        line.price as price_text,
+        line.price_amount as python_amount
+
+    from events
+    {{ pipelines.cross_join_unnest('events.cart_products', 'line', 'line_offset') }}
+    where line.price is not null
+
+),
+
+prices as (
+
+    select price_text, python_amount from event_prices
+    union distinct
+    select price_text, python_amount from line_prices
+
+),
+
+compared as (
+
+    select
+        price_text,
+        python_amount,
+        {{ pipelines.parse_price('price_text') }} as sql_amount
+
+    from prices
+
+)
+
+select *
+from compared
+where
+    (python_amount is null and sql_amount is not null)
+    or (python_amount is not null and sql_amount is null)
+    or abs(sql_amount - python_amount) > 1e-9 * greatest(1, abs(python_amount))
