@@ -201,6 +201,7 @@ class BigQueryWarehouse(Block):
     def _query(self, sql: str, params: dict[str, Any], job_id: str | None = None) -> pl.DataFrame:
         from google.api_core.exceptions import Conflict
         from google.cloud import bigquery
+        from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY
 
         client = self._client()
         config = bigquery.QueryJobConfig(query_parameters=[_parameter(k, v) for k, v in params.items()])
@@ -209,7 +210,7 @@ class BigQueryWarehouse(Block):
                 sql,
                 job_config=config,
                 job_id=job_id,
-                job_retry=None if job_id else bigquery.DEFAULT_JOB_RETRY,
+                job_retry=None if job_id else DEFAULT_JOB_RETRY,
             )
         except Conflict:  # the same job id ran already (a retried trigger): wait for it
             job = client.get_job(job_id)

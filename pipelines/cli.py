@@ -39,6 +39,7 @@ FLOWS = {
     "glamira-locations": "flows.glamira_daily:glamira_locations",
     "glamira-products": "flows.glamira_daily:glamira_products",
     "glamira-load": "flows.glamira_load:glamira_load",
+    "warehouse-marts": "flows.warehouse_marts:warehouse_marts",
 }
 # Eight weeks: the daily flow's history is what the weekly forecast trains and backtests on.
 DEMO_DAYS = 56
@@ -131,7 +132,8 @@ def demo(
 ) -> None:
     """Build sample data if missing, run every flow on the embedded default (bahela-daily
     for each of the last DAYS days, bahela-weekly for the last complete week, glamira-daily
-    for the last three UTC days), and print where to look at the results."""
+    for the last three UTC days, then warehouse-marts: dbt marts and the Glamira
+    dashboard), and print where to look at the results."""
     _prepare_prefect(quiet=not verbose)
     home = Home.from_env()
     first, last = _sample_window(days, None)
@@ -151,6 +153,7 @@ async def _demo(first: date, last: date, glamira_days: list[date]) -> date:
     from flows.bahela_daily import bahela_daily
     from flows.bahela_weekly import bahela_weekly, last_sunday
     from flows.glamira_daily import glamira_daily
+    from flows.warehouse_marts import warehouse_marts
 
     for day in days_between(first, last):
         t = time.perf_counter()
@@ -165,7 +168,16 @@ async def _demo(first: date, last: date, glamira_days: list[date]) -> date:
         t = time.perf_counter()
         result = await glamira_daily(day=day)
         typer.echo(f"  glamira-daily {_format_glamira(result)}  ({time.perf_counter() - t:.1f}s)")
+    t = time.perf_counter()
+    marts = await warehouse_marts()
+    typer.echo(f"  warehouse-marts {_format_marts(marts)}  ({time.perf_counter() - t:.1f}s)")
     return week_ending
+
+
+def _format_marts(result: dict) -> str:
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(result.get("dbt", {}).items()))
+    dashboard = result.get("dashboard")
+    return f"dbt build: {counts}" + (f"; dashboard at {_relative(Path(dashboard))}" if dashboard else "")
 
 
 def _rupiah(value) -> str:
@@ -187,6 +199,8 @@ def _where_to_look(home: Home, last: date, week_ending: date) -> list[str]:
         "(products.csv beside the product parquet)",
         f"warehouse  {rel(home.warehouse)}  e.g. {_command()} sql "
         '"select day, sum(revenue_idr) revenue from raw_bahela.daily_summary group by day order by day"',
+        f'marts      {_command()} sql "select * from marts.fct_daily_metrics order by date_day"  (dbt models)',
+        f"dashboard  {rel(home.reports / 'glamira-dashboard.html')}  (Glamira sales, in a browser)",
     ]
 
 
@@ -208,6 +222,8 @@ def _relative(path: Path) -> str:
 
 
 def _summary_line(flow_name: str, result: dict) -> str:
+    if flow_name == "warehouse-marts":
+        return _format_marts(result)
     if flow_name.startswith("glamira"):
         return _format_glamira(result)
     return _format_result(result) if "day" in result else _format_weekly(result)
@@ -262,7 +278,8 @@ def run(
         str | None,
         typer.Option(
             help="Daily flows: the business day (YYYY-MM-DD), default yesterday in the business's time zone. "
-            "bahela-weekly: the Sunday ending the week, default the last complete week."
+            "bahela-weekly: the Sunday ending the week, default the last complete week. "
+            "warehouse-marts: the day the incremental facts rebuild, default the last few days."
         ),
     ] = None,
     sites: Annotated[
@@ -280,7 +297,12 @@ def run(
     flow = _flow(flow_name)
     accepted = inspect.signature(flow.fn).parameters
     params: dict = {"notify": notify} if "notify" in accepted else {}
-    params["week_ending" if "week_ending" in accepted else "day"] = _parse_day(day)
+    if "week_ending" in accepted:
+        params["week_ending"] = _parse_day(day)
+    elif "start_day" in accepted:  # warehouse-marts: the day the incremental facts rebuild
+        params["start_day"] = _parse_day(day)
+    else:
+        params["day"] = _parse_day(day)
     if sites:
         if "sites" not in accepted:
             raise typer.BadParameter(f"{flow_name} does not take --sites")
@@ -523,7 +545,28 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        sys.exit(130)
+        _exit(130)
+    except SystemExit as done:
+        _exit(done.code)
+
+
+def _exit(code) -> None:
+    """Exit after the atexit handlers (dbt-duckdb closes its connections there) but without
+    the interpreter's module teardown, where DuckDB's bindings print pages of harmless
+    "nanobind: leaked instance" warnings once dbt has run in the process."""
+    import atexit
+    import logging
+
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@
 
 {# Currency symbols and ISO codes a store writes beside a price (prices.py `_CURRENCY`). #}
 {% macro _price_currency_pattern() -%}
-    {{- return('[A-Z]{3}|[€£$¥₹₫₩₽₺₪]|zł|kr|Kč|Ft|lei|Rp|R\\$|د\\.إ|ر\\.س|руб') -}}
+    {{- return('US\\$|AU\\$|A\\$|C\\$|NZ\\$|HK\\$|S\\$|R\\$|Fr\\.|[A-Z]{3}|[€£$¥₹₫₩₽₺₪円]|zł|kr|Kč|Ft|lei|Rp|د\\.إ|ر\\.س|руб') -}}
 {%- endmacro %}
 
 {# Unicode White_Space (what `\s` and `strip_chars()` mean in Polars). #}
@@ -67,6 +67,8 @@
         when {{ pipelines.regexp_contains(pipelines.regexp_replace_all(price, pipelines._price_currency_pattern(), ''), '\\p{L}') }}
             then null
         when {{ pipelines.regexp_contains(price, '\\p{Nd}[^\\p{Nd}' ~ whitespace ~ ".,'٫٬’]+\\p{Nd}") }}
+            then null
+        when {{ pipelines.regexp_contains(price, '[-–—−][' ~ whitespace ~ ']*\\p{Nd}|\\p{Nd}[' ~ whitespace ~ ']*[-–—−]') }}
             then null
         {%- for pattern, thousands, decimal in shapes %}
         {%- set number = text %}

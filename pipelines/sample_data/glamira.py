@@ -77,7 +77,7 @@ from urllib.parse import quote_plus
 import bson
 from bson import ObjectId
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 DATABASE = "glamira"
 COLLECTION = "summary"
 DEMO_PRODUCTS = 400
@@ -1482,6 +1482,8 @@ def _generate(day: date, count: int, seed: int, products: int, raw: bool) -> Ite
                 del line["currency"]
             elif 0.08 <= roll < 0.09:
                 line["option"] = []
+            elif 0.09 <= roll < 0.10:  # the cart wrote something no locale rule reads
+                line["price"] = odd_prices[int(roll * 1000) % n_odd]
             lines.append(line)
         return lines
 

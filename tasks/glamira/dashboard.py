@@ -582,6 +582,19 @@ def _build_charts(data: DashboardData) -> list[_Chart]:
     return charts
 
 
+def _day_axis(ax) -> None:
+    """Whole days on the x axis (the automatic locator puts noon ticks on a short span)."""
+    first, last = ax.get_xlim()
+    if last - first <= 12:
+        locator = mdates.DayLocator()
+        formatter = mdates.DateFormatter("%d %b")
+    else:
+        locator = mdates.AutoDateLocator(minticks=3, maxticks=10)
+        formatter = mdates.ConciseDateFormatter(locator)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(formatter)
+
+
 def _daily_chart(data: DashboardData) -> _Chart:
     daily = data.daily
     days = list(daily["date_day"])
@@ -595,9 +608,7 @@ def _daily_chart(data: DashboardData) -> _Chart:
     right.set_ylim(0, max(1, int(daily["orders"].max() or 0)) * 1.12)
     right.set_ylabel("orders", color=COUNT, fontsize=9)
     right.spines[["top"]].set_visible(False)
-    locator = mdates.AutoDateLocator(maxticks=10)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    _day_axis(ax)
     handles = ax.get_legend_handles_labels()
     more = right.get_legend_handles_labels()
     ax.legend(handles[0] + more[0], handles[1] + more[1], **_LEGEND_ABOVE)
@@ -814,9 +825,7 @@ def _funnel_daily_chart(data: DashboardData) -> _Chart:
         )
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_ylim(bottom=0)
-    locator = mdates.AutoDateLocator(maxticks=10)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    _day_axis(ax)
     ax.legend(**_LEGEND_ABOVE)
     recent = daily.sort("date_day", descending=True).head(RECENT_DAYS)
     rows = [

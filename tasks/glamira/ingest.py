@@ -385,6 +385,11 @@ async def announce(landed: LandedPartition, source: str, dataset: str, day: date
                 "lake.file": item.key.rsplit("/", 1)[-1],
             },
             # the payload a GCS notification carries (functions/gcs_to_prefect sends the same)
-            payload={"bucket": item.bucket, "name": item.name, "generation": item.generation, "size": item.size},
+            payload={
+                "bucket": item.bucket,
+                "name": item.name,
+                "generation": item.generation,
+                "size": item.size,
+            },
             id=uuid5(NAMESPACE_URL, f"{item.bucket}/{item.name}/{item.generation}"),
         )

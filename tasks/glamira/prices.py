@@ -16,7 +16,8 @@ and mapping Arabic digits and separators, a price must match one of these shapes
 
 A separator followed by exactly three digits is a thousands separator (prices here never
 carry three decimals). Anything else (`1.2.3,4`, `ab 99` ("from 99"), two prices in one
-string) is unsupported: null, and counted by the caller, never guessed.
+string, `99 - 149`, a negative amount) is unsupported: null, and counted by the caller,
+never guessed.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ _ARABIC_DIGITS = dict(zip("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "012345678
 _SEPARATORS = {"٫": ".", "٬": ",", "’": "'", "\u00a0": " ", "\u202f": " "}
 
 # currency symbols and ISO codes a store may write beside a price
-_CURRENCY = r"[A-Z]{3}|[€£$¥₹₫₩₽₺₪]|zł|kr|Kč|Ft|lei|Rp|R\$|د\.إ|ر\.س|руб"
+_CURRENCY = (
+    r"US\$|AU\$|A\$|C\$|NZ\$|HK\$|S\$|R\$|Fr\.|[A-Z]{3}|[€£$¥₹₫₩₽₺₪円]|zł|kr|Kč|Ft|lei|Rp|د\.إ|ر\.س|руб"
+)
 
 _SHAPES: list[tuple[str, str, str]] = [  # (pattern, thousands separator, decimal separator)
     (r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$", ",", "."),
@@ -66,7 +69,9 @@ def parse_price(price: pl.Expr) -> pl.Expr:
     # make a price unsupported: it would otherwise be read as a different number
     words = price.str.replace_all(_CURRENCY, "").str.contains(r"\p{L}")
     letters_inside = price.str.contains(r"\d[^\d\s.,'٫٬’]+\d")
-    return pl.when(words | letters_inside).then(None).otherwise(parsed)
+    # a dash next to a number: a range ("99 - 149") or a negative amount, never a price
+    dashed = price.str.contains(r"[-–—−]\s*\d|\d\s*[-–—−]")
+    return pl.when(words | letters_inside | dashed).then(None).otherwise(parsed)
 
 
 def unsupported(price: pl.Expr, amount: pl.Expr | None = None) -> pl.Expr:

@@ -133,11 +133,7 @@ def create_marts(path: Path, with_rows: bool = True) -> Expected:
         con.execute(DDL)
         if not with_rows:
             return expected
-        insert(
-            con,
-            "dim_store",
-            [(key("store", s[0]), *s[:4]) for s in STORES],
-        )
+        insert(con, "dim_store", [(key("store", s[0]), *s[:4]) for s in STORES])
         insert(
             con,
             "dim_product",
@@ -172,8 +168,8 @@ def create_marts(path: Path, with_rows: bool = True) -> Expected:
         lines, events, customers = [], [], {}
         for day_index in range(DAYS):
             day = FIRST_DAY + timedelta(days=day_index)
-            for n in range(rng.randint(6, 14)):
-                order_id = f"{day:%Y%m%d}{n:03d}"
+            for number in range(rng.randint(6, 14)):
+                order_id = f"{day:%Y%m%d}{number:03d}"
                 order_key = key("order", order_id)
                 store_id, domain, _, currency, to_usd = rng.choice(STORES)
                 location = rng.choices(range(len(LOCATIONS)), [loc[-1] for loc in LOCATIONS])[0]
@@ -193,8 +189,9 @@ def create_marts(path: Path, with_rows: bool = True) -> Expected:
                     pid, _, usd_price, _ = product
                     quantity = rng.choices((1, 2), (9, 1))[0]
                     local = round(usd_price / to_usd, 2)
-                    supported = rng.random() > 0.06
-                    line_usd = round(local * to_usd * quantity, 2) if supported else None
+                    unit_usd = round(local * to_usd, 2)
+                    supported = rng.random() > 0.06  # else a price the parser could not read
+                    line_usd = round(unit_usd * quantity, 2) if supported else None
                     lines.append(
                         (
                             key("line", order_id, line_number),
@@ -211,8 +208,8 @@ def create_marts(path: Path, with_rows: bool = True) -> Expected:
                             quantity,
                             local if supported else None,
                             currency,
-                            local * quantity if supported else None,
-                            usd_price if supported else None,
+                            round(local * quantity, 2) if supported else None,
+                            unit_usd if supported else None,
                             line_usd,
                             f"{local:,.2f} {currency}" if supported else "1.29O,00 €",
                             supported,
@@ -256,11 +253,7 @@ def create_marts(path: Path, with_rows: bool = True) -> Expected:
                         events.append((day, key("store", store_id), device[4], collection, n, max(1, n // 3)))
                         expected.funnel[day, collection] += n
                         expected.events_by_device[device[4]] += n
-        insert(
-            con,
-            "fct_sales_order_line",
-            lines,
-        )
+        insert(con, "fct_sales_order_line", lines)
         insert(con, "fct_daily_events", events)
         insert(
             con,

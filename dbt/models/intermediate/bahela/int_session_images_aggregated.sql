@@ -12,8 +12,8 @@ aggregated as (
     select
         session_key,
         count(*) as image_count,
-        sum(image_bytes) as image_bytes,
-        sum(image_pixels) as image_pixels,
+        cast(sum(image_bytes) as {{ dbt.type_bigint() }}) as image_bytes,
+        cast(sum(image_pixels) as {{ dbt.type_bigint() }}) as image_pixels,
         min(created_at) as first_image_at,
         max(created_at) as last_image_at
 

@@ -1,0 +1,186 @@
+"""warehouse-marts: dbt builds the marts from the raw tables (each model, seed and test a
+task in the Prefect UI, through prefect-dbt), then the Glamira dashboard is rebuilt.
+
+The dbt target follows the warehouse block: DuckDB -> target `local` on its file,
+BigQuery -> target `bigquery` with the block's project, location, dataset prefix and
+credentials. Credentials reach dbt through this process's environment only, never a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import acreate_markdown_artifact
+
+from blocks import resolve
+from blocks.warehouse import BigQueryWarehouse, DuckDBWarehouse
+from flows.glamira_daily import GlamiraBlocks
+from pipelines.alerts import alert_on_crash, alert_on_failure
+from pipelines.settings import Home
+
+DBT_DIR = Path(__file__).resolve().parents[1] / "dbt"
+DASHBOARD = "glamira-dashboard.html"
+
+
+def dbt_environment(warehouse: DuckDBWarehouse | BigQueryWarehouse, home: Home) -> dict[str, str]:
+    """The environment the dbt profile reads (see dbt/profiles.yml)."""
+    common = {
+        "DO_NOT_TRACK": "1",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_LOG_PATH": str(home.root / "work" / "dbt" / "logs"),
+    }
+    if isinstance(warehouse, DuckDBWarehouse):
+        return {
+            **common,
+            "DBT_TARGET": "local",
+            "PIPELINES_WAREHOUSE": str(Path(warehouse.path).expanduser().resolve()),
+        }
+    env = {
+        **common,
+        "DBT_TARGET": "bigquery",
+        "DBT_BIGQUERY_PROJECT": warehouse._project(),
+        "DBT_BIGQUERY_LOCATION": warehouse.location,
+        "DBT_BIGQUERY_DATASET": f"{warehouse.dataset_prefix}marts",
+    }
+    if warehouse.api_endpoint:  # an emulator: no real authentication
+        env.update(
+            DBT_BIGQUERY_METHOD="oauth-secrets",
+            DBT_BIGQUERY_TOKEN="emulator",
+            DBT_BIGQUERY_API_ENDPOINT=warehouse.api_endpoint,
+            DBT_BIGQUERY_JOB_RETRIES="0",
+        )
+    elif warehouse.gcp_credentials.service_account_info:
+        env.update(
+            DBT_BIGQUERY_METHOD="service-account-json",
+            DBT_BIGQUERY_KEYFILE_JSON=json.dumps(
+                warehouse.gcp_credentials.service_account_info.get_secret_value()
+            ),
+        )
+    else:
+        env["DBT_BIGQUERY_METHOD"] = "oauth"  # the worker's application default credentials
+    return env
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def dbt_vars(warehouse, start_day: date | None, end_day: date | None) -> dict:
+    values: dict = {}
+    if isinstance(warehouse, BigQueryWarehouse) and warehouse.dataset_prefix:
+        values.update(raw_prefix=warehouse.dataset_prefix, schema_prefix=warehouse.dataset_prefix)
+    if start_day:
+        values.update(start_day=start_day.isoformat(), end_day=(end_day or start_day).isoformat())
+    return values
+
+
+def _dbt_log_level():
+    """Prefect's logging level in dbt's words (prefect-dbt's own default fails on
+    WARNING and CRITICAL, which dbt calls `warn` and `error`)."""
+    from dbt_common.events.base_types import EventLevel
+    from prefect.settings import get_current_settings
+
+    level = get_current_settings().logging.level.lower()
+    return EventLevel({"warning": "warn", "critical": "error"}.get(level, level))
+
+
+@task(name="dbt-docs", cache_policy=None)
+def dbt_docs(target_path: str) -> str:
+    from dbt.cli.main import dbtRunner
+
+    result = dbtRunner().invoke(
+        [
+            "docs",
+            "generate",
+            "--project-dir",
+            str(DBT_DIR),
+            "--profiles-dir",
+            str(DBT_DIR),
+            "--target-path",
+            target_path,
+        ]
+    )
+    if not result.success:
+        raise RuntimeError(f"dbt docs generate failed: {result.exception}")
+    return str(Path(target_path) / "index.html")
+
+
+@flow(
+    name="warehouse-marts",
+    description="dbt build of the Bahela and Glamira marts (each model a task), then the Glamira dashboard.",
+    timeout_seconds=3 * 3600,
+    on_failure=[alert_on_failure],
+    on_crashed=[alert_on_crash],
+)
+async def warehouse_marts(
+    start_day: date | None = None,
+    end_day: date | None = None,
+    select: str | None = None,
+    full_refresh: bool = False,
+    docs: bool = False,
+    dashboard: bool = True,
+    blocks: GlamiraBlocks = GlamiraBlocks(),
+) -> dict:
+    """Build the marts.
+
+    Args:
+        start_day, end_day: days the incremental facts rebuild (the days just loaded);
+            default: the last few days before the newest one built.
+        select: a dbt selection (e.g. `+fct_sales_order_line`); default: everything.
+        full_refresh: rebuild the incremental facts from scratch.
+        docs: also run `dbt docs generate` (the site lands in the dbt target folder).
+        dashboard: rebuild the Glamira dashboard in reports/ afterwards.
+        blocks: names of the saved blocks (the warehouse is used).
+    """
+    from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
+
+    logger = get_run_logger()
+    home = Home.from_env()
+    warehouse = await resolve.warehouse(blocks.warehouse, home)
+    resolve.log_choices(logger, warehouse=warehouse)
+    target_path = home.root / "work" / "dbt" / "target"
+    args = ["build", "--target-path", str(target_path)]
+    if values := dbt_vars(warehouse, start_day, end_day):
+        args += ["--vars", json.dumps(values)]
+    if select:
+        args += ["--select", select]
+    if full_refresh:
+        args.append("--full-refresh")
+    with _environment(dbt_environment(warehouse, home)):
+        settings = PrefectDbtSettings(
+            project_dir=DBT_DIR, profiles_dir=DBT_DIR, target_path=target_path, log_level=_dbt_log_level()
+        )
+        result = PrefectDbtRunner(settings=settings, raise_on_failure=True).invoke(args)
+        docs_site = dbt_docs(str(target_path)) if docs else None
+    nodes = list(result.result or [])
+    status: dict[str, int] = {}
+    for node in nodes:
+        status[str(node.status)] = status.get(str(node.status), 0) + 1
+    summary = {"dbt": status, "docs": docs_site}
+    if dashboard:
+        from tasks.glamira.dashboard import build_dashboard
+
+        summary["dashboard"] = str(await build_dashboard(warehouse, home.reports / DASHBOARD))
+        logger.info("dashboard at %s", summary["dashboard"])
+    await acreate_markdown_artifact(
+        key="warehouse-marts",
+        markdown="# dbt build\n\n" + "\n".join(f"- {k}: {v}" for k, v in sorted(status.items())),
+        description="dbt build of the marts",
+    )
+    return summary
