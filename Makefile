@@ -51,6 +51,11 @@ format: install ## Format the code
 
 bench: install ## Benchmarks (prints throughput, peak memory, ratio to a baseline)
 	$(PY) bench/bahela_transform.py
+	$(PY) bench/geo_lookup.py
+	$(PY) bench/glamira_scale.py
+
+bench-glamira: install ## The Glamira pipeline at scale: EVENTS=1000000 by default
+	$(PY) bench/glamira_scale.py --events $(or $(EVENTS),1000000)
 
 clean: ## Remove installed environments and the embedded default's data
 	rm -rf $(VENV) .venv-services $(TOOLS) .data .pytest_cache

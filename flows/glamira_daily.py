@@ -69,16 +69,20 @@ def _named(prefix: str):
     on_crashed=[alert_on_crash],
 )
 async def glamira_events(
-    day: date | None = None, batch_size: int = 50_000, blocks: GlamiraBlocks = GlamiraBlocks()
+    day: date | None = None,
+    batch_size: int = 50_000,
+    workers: int | None = None,
+    blocks: GlamiraBlocks = GlamiraBlocks(),
 ) -> dict:
     """Stream the day's events from MongoDB (`glamira.summary`, by `time_stamp`),
-    normalise them and land them as `glamira/events/dt=DAY` (rejects beside them)."""
+    normalise them on `workers` processes (default: one per core, or PIPELINES_WORKERS)
+    and land them as `glamira/events/dt=DAY` (rejects beside them)."""
     day, home = _day(day), Home.from_env()
     source, lake = await asyncio.gather(
         resolve.mongodb(blocks.mongodb, home.samples / SOURCE / "mongodump"), resolve.lake(blocks.lake, home)
     )
     resolve.log_choices(get_run_logger(), events=source, lake=lake)
-    landed = (await land_events(source, lake, day, batch_size)).as_dict()
+    landed = (await land_events(source, lake, day, batch_size, workers)).as_dict()
     landed["user_agents"] = await parse_new_user_agents(lake, day)
     return landed
 
@@ -132,6 +136,7 @@ async def glamira_products(day: date | None = None, blocks: GlamiraBlocks = Glam
 async def glamira_daily(
     day: date | None = None,
     batch_size: int = 50_000,
+    workers: int | None = None,
     geolocate: bool = True,
     crawl: bool = True,
     load_warehouse: bool = True,
@@ -142,6 +147,8 @@ async def glamira_daily(
     Args:
         day: the UTC day of the events' `time_stamp`.
         batch_size: events per batch (and per parquet part).
+        workers: processes normalising batches (default: one per core, or the
+            PIPELINES_WORKERS environment variable).
         geolocate: run glamira-locations after the events have landed.
         crawl: run glamira-products after the events have landed.
         load_warehouse: load what landed into the warehouse right away (glamira-load).
@@ -150,7 +157,7 @@ async def glamira_daily(
     """
     day = _day(day)
     async with one_run_per_day("glamira-daily", day):
-        events = await glamira_events(day=day, batch_size=batch_size, blocks=blocks)
+        events = await glamira_events(day=day, batch_size=batch_size, workers=workers, blocks=blocks)
         steps = []
         if geolocate:
             steps.append(glamira_locations(day=day, blocks=blocks))

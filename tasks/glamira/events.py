@@ -24,6 +24,7 @@ pymongo's C decoder); everything else runs as Polars expressions.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -137,6 +138,21 @@ class NormalisedBatch:
     rejects: pl.DataFrame  # REJECTS_SCHEMA
     raw_documents: int
 
+    def __reduce__(self):
+        # Sent back from worker processes (tasks.parallel) as Arrow IPC: four times faster
+        # than a DataFrame's own pickling.
+        return (_batch_from_ipc, (_ipc(self.events), _ipc(self.rejects), self.raw_documents))
+
+
+def _ipc(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.write_ipc(buffer, compat_level=pl.CompatLevel.newest())
+    return buffer.getvalue()
+
+
+def _batch_from_ipc(events: bytes, rejects: bytes, raw_documents: int) -> NormalisedBatch:
+    return NormalisedBatch(pl.read_ipc(io.BytesIO(events)), pl.read_ipc(io.BytesIO(rejects)), raw_documents)
+
 
 def day_bounds(day: date) -> tuple[int, int]:
     """The UTC day as `[start, end)` epoch seconds, the unit of `time_stamp`."""
@@ -149,7 +165,7 @@ def normalise_batch(raw: Iterable[bytes], day: date) -> NormalisedBatch:
     raw = list(raw)
     with paused_gc():
         documents, broken = decode_batch(raw)
-        stage = _stage(documents)
+        stage = _stage(documents, _object_ids(raw))
         del documents
     start, end = day_bounds(day)
     time_stamp = pl.col("_time_stamp").cast(pl.Float64, strict=False)
@@ -228,7 +244,17 @@ def normalise_batch(raw: Iterable[bytes], day: date) -> NormalisedBatch:
     return NormalisedBatch(events=events, rejects=rejects, raw_documents=len(raw))
 
 
-def _stage(documents: list[Mapping]) -> pl.DataFrame:
+_ID_OBJECT_ID = b"\x07_id\x00"
+
+
+def _object_ids(raw: list[bytes]) -> list[str | None]:
+    """The hex of each document's `_id` read straight from its bytes when it is an
+    ObjectId in first place (where MongoDB puts it): building ObjectId objects and
+    printing them costs more than all the other scalar fields together. None elsewhere."""
+    return [r[9:21].hex() if r[4:9] == _ID_OBJECT_ID and len(r) >= 21 else None for r in raw]
+
+
+def _stage(documents: list[Mapping], object_ids: list[str | None]) -> pl.DataFrame:
     """The documents as columns: scalars picked per field, and the nested options and
     cart lines collected as flat rows that Polars groups back into lists (building
     nested columns from Python objects row by row is ten times slower)."""
@@ -236,7 +262,11 @@ def _stage(documents: list[Mapping]) -> pl.DataFrame:
         documents, {"time_stamp": pl.String(), **{n: pl.String() for n in (*TEXT_FIELDS, *POSITION_FIELDS)}}
     )
     scalars = scalars.rename({"time_stamp": "_time_stamp", **{n: f"_{n}" for n in POSITION_FIELDS}})
-    columns: dict[str, list] = {"event_id": [_text(d.get("_id")) for d in documents]}
+    columns: dict[str, list] = {
+        "event_id": [
+            i if i is not None else _text(d.get("_id")) for i, d in zip(object_ids, documents, strict=True)
+        ]
+    }
 
     options, cart_lines, cart_options = (
         _Flat(OPTION_FIELDS),

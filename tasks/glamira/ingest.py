@@ -19,6 +19,7 @@ from blocks.crawl import ProductCrawl
 from blocks.lake import Lake, LandedPartition, partition_prefix, rejects_prefix
 from blocks.mongodb import MongoDB, MongoDump
 from tasks.glamira.events import EVENTS_SCHEMA, REJECTS_SCHEMA, day_bounds, normalise_batch
+from tasks.parallel import ordered_map
 
 SOURCE = "glamira"
 DATABASE = "glamira"
@@ -51,9 +52,10 @@ class EventsLanded:
 
 @task(name="land-events", cache_policy=NO_CACHE, task_run_name="land events {day}")
 async def land_events(
-    source: MongoDB | MongoDump, lake: Lake, day: date, batch_size: int = 50_000
+    source: MongoDB | MongoDump, lake: Lake, day: date, batch_size: int = 50_000, workers: int | None = None
 ) -> EventsLanded:
-    """Stream the day's events in batches, normalise each and land it as a parquet part:
+    """Stream the day's events in batches, normalise each (on `workers` processes, default
+    one per core, see `tasks.parallel`) and land it as a parquet part in the order read:
     the whole day is never in memory. Re-running the day replaces its partition."""
     logger = get_run_logger()
     started = time.perf_counter()
@@ -62,12 +64,17 @@ async def land_events(
     rejects: list[pl.DataFrame] = []
     lower, upper = day_bounds(day)
 
-    async def batches():
-        empty = True
+    async def raw_batches():
         async for batch in source.find_between(
             DATABASE, EVENTS_COLLECTION, "time_stamp", lower, upper, batch_size
         ):
-            normalised = normalise_batch((doc.raw for doc in batch), day)
+            yield [doc.raw for doc in batch]
+
+    async def batches():
+        empty = True
+        async for normalised in ordered_map(
+            normalise_batch, raw_batches(), day, workers=workers, full_batch=batch_size
+        ):
             result.read += normalised.raw_documents
             result.landed += normalised.events.height
             result.rejected += normalised.rejects.height

@@ -1,0 +1,494 @@
+"""Benchmark: Glamira's daily pipeline at the real data's scale, stage by stage.
+
+Generates N events (default 1 million) of one UTC day with the sample-data generator as a
+mongodump `.bson` (about 780 bytes an event, like the real 33.5 GB for 41.4 M events), then
+times each stage in its own process (so each stage's peak resident memory is its own):
+
+  floor      decoding the BSON alone with pymongo's C decoder, nothing kept
+  normalise  the pipeline's code: raw batches of 50,000 -> `normalise_batch` -> one parquet
+             part per batch, on `--workers` processes (each reads its own byte range of
+             the dump, as each worker of a backfill reads its own day)
+  baseline   the way public implementations do it: every document decoded to a dict and
+             flattened row by row in Python (options and cart lines as JSON text, the
+             price parsed per row), one IP2Location `get_all` per event row, a frame at
+             the end; run on the first `--baseline-events` events and reported as a rate
+  geolocate  the distinct IPs of the day, classified and looked up in the BIN
+             (`tasks.glamira.geo.geolocate`), checked against the IP2Location library's
+             own answers on a sample
+  load       the parquet parts into the DuckDB warehouse (`DuckDBWarehouse.replace_day`)
+  dbt        `dbt build` of the Glamira models on that warehouse (locations, user agents
+             and an empty products table loaded beside the events)
+
+It prints events per second, IPs per second, peak memory and the ratios (normalise
+against the baseline and against the floor), projects a full backfill of the real data
+(41.4 M events, 3.2 M distinct IPs), and writes everything to
+bench/results/glamira_scale.json.
+
+    .venv/bin/python bench/glamira_scale.py [--events 1000000] [--workers 2]
+        [--baseline-events 100000] [--skip-dbt] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import date
+from multiprocessing import get_context
+from pathlib import Path
+
+import polars as pl
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+REAL_EVENTS = 41_400_000
+REAL_DISTINCT_IPS = 3_200_000
+DAY = date(2026, 11, 20)
+BATCH = 50_000
+SEED = 7
+LIBRARY_SAMPLE = 20_000
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _peak_mb(children: bool = False) -> float:
+    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def _in_child(fn, *args):
+    """Run `fn(*args)` in a fresh process; its own peak memory is part of the answer."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def document_offsets(path: str) -> list[int]:
+    """The byte offset of every document in a `.bson` dump (its first 4 bytes are its
+    length), and the file's size last; read in 64 MB chunks, never the whole file."""
+    offsets: list[int] = []
+    size = Path(path).stat().st_size
+    with open(path, "rb") as f:
+        start = 0
+        while start < size:
+            f.seek(start)
+            data = f.read(64 << 20)
+            position = 0
+            while position + 4 <= len(data):
+                offsets.append(start + position)
+                position += int.from_bytes(data[position : position + 4], "little")
+            if position == 0:
+                raise ValueError(f"{path}: a document longer than 64 MB at byte {start}")
+            start += position  # the next document starts in a later chunk
+    offsets.append(size)
+    return offsets
+
+
+def raw_batches(path: str, start: int, stop: int, offsets: list[int], size: int = BATCH):
+    """Documents `start..stop` of the dump as lists of raw BSON documents of `size`."""
+    with open(path, "rb") as f:
+        for first in range(start, stop, size):
+            last = min(first + size, stop)
+            f.seek(offsets[first])
+            chunk = f.read(offsets[last] - offsets[first])
+            base = offsets[first]
+            yield [chunk[offsets[i] - base : offsets[i + 1] - base] for i in range(first, last)]
+
+
+# -- stages (each runs in a child process) --------------------------------------------------------
+
+
+def generate(path: str, events: int) -> dict:
+    from pipelines.sample_data import glamira
+
+    started = time.perf_counter()
+    written = glamira.write_dump(Path(path), [DAY], events, seed=SEED)
+    return {"path": str(written), "seconds": time.perf_counter() - started, "bytes": written.stat().st_size}
+
+
+def floor(path: str) -> dict:
+    import bson
+
+    from tasks.documents import paused_gc
+
+    started = time.perf_counter()
+    count = 0
+    with open(path, "rb") as f, paused_gc():
+        for document in bson.decode_file_iter(f):
+            count += 1
+            del document
+    seconds = time.perf_counter() - started
+    return {"events": count, "seconds": seconds, "peak_mb": _peak_mb()}
+
+
+def normalise(path: str, folder: str, workers: int) -> dict:
+    """The flow's own path (`tasks.glamira.ingest.land_events` does the same): raw batches
+    read here, normalised by `tasks.parallel.ordered_map` on `workers` processes, each
+    result written as a parquet part in the order read."""
+    from tasks.glamira.events import normalise_batch
+    from tasks.parallel import ordered_map
+
+    offsets = document_offsets(path)
+    total = len(offsets) - 1
+    Path(folder).mkdir(parents=True, exist_ok=True)
+
+    async def run() -> dict:
+        async def source():
+            for batch in raw_batches(path, 0, total, offsets):
+                yield batch
+
+        landed = rejected = parts = 0
+        async for normalised in ordered_map(
+            normalise_batch, source(), DAY, workers=workers, full_batch=BATCH
+        ):
+            normalised.events.write_parquet(Path(folder) / f"part-{parts:05d}.parquet")
+            landed += normalised.events.height
+            rejected += normalised.rejects.height
+            parts += 1
+        return {"landed": landed, "rejected": rejected, "parts": parts}
+
+    started = time.perf_counter()
+    counts = asyncio.run(run())
+    seconds = time.perf_counter() - started
+    return {
+        "events": total,
+        "workers": workers,
+        "seconds": seconds,
+        **counts,
+        # this process (reader, writer) and the largest worker
+        "peak_mb": _peak_mb(),
+        "worker_peak_mb": _peak_mb(children=True),
+    }
+
+
+def baseline(path: str, events: int, bin_path: str) -> dict:
+    """Row by row, as public implementations do."""
+    import bson
+    import IP2Location
+    import polars as pl
+
+    database = IP2Location.IP2Location(bin_path)
+    started = time.perf_counter()
+    rows = []
+    with open(path, "rb") as f:
+        for n, document in enumerate(bson.decode_file_iter(f)):
+            if n >= events:
+                break
+            row = {}
+            for key, value in document.items():
+                if key in ("option", "cart_products"):
+                    row[key] = json.dumps(value, default=str)
+                elif value is None or isinstance(value, str):
+                    row[key] = value
+                else:
+                    row[key] = str(value)
+            row["price_amount"] = _naive_price(row.get("price"))
+            location = database.get_all(row.get("ip") or "")
+            row["country"] = location.country_long if location else None
+            row["region"] = location.region if location else None
+            row["city"] = location.city if location else None
+            rows.append(row)
+    frame = pl.DataFrame(rows, infer_schema_length=None)
+    out = Path(tempfile.mkdtemp()) / "baseline.parquet"
+    frame.write_parquet(out)
+    seconds = time.perf_counter() - started
+    shutil.rmtree(out.parent, ignore_errors=True)
+    return {"events": len(rows), "seconds": seconds, "peak_mb": _peak_mb()}
+
+
+def _naive_price(text: str | None) -> float | None:
+    """What public code does with a price: keep digits and dots, hope for the best."""
+    import re
+
+    if not text:
+        return None
+    try:
+        return float(re.sub(r"[^0-9.]", "", text.replace(",", "")))
+    except ValueError:
+        return None
+
+
+def geolocation(folder: str, bin_path: str) -> dict:
+    import IP2Location
+    import polars as pl
+
+    from tasks.glamira.geo import LIBRARY_ATTRIBUTES, BinDatabase, geolocate
+
+    ips = pl.scan_parquet(f"{folder}/*.parquet").select("ip").unique().collect()["ip"].drop_nulls()
+    database = BinDatabase.open(bin_path)
+    started = time.perf_counter()
+    located = geolocate(ips, database)
+    seconds = time.perf_counter() - started
+    # the same answers as the library's, for the public addresses of a sample
+    sample = located.filter(pl.col("kind") == "public").head(LIBRARY_SAMPLE)
+    library = IP2Location.IP2Location(bin_path)
+    mismatches = 0
+    for row in sample.iter_rows(named=True):
+        record = library.get_all(row["address"])
+        for column in ("country_code", "country_name", "region", "city"):
+            if row[column] != getattr(record, LIBRARY_ATTRIBUTES[column]):
+                mismatches += 1
+                break
+    # the day's distinct IPs are few (tens of thousands): also a million distinct ones,
+    # in the real mix of kinds (bench/geo_lookup.py), for the per-IP rate at scale
+    from bench.geo_lookup import generate as generate_ips
+
+    million = generate_ips(1_000_000)
+    geolocate(million.head(10_000), database)  # warm
+    started = time.perf_counter()
+    geolocate(million, database)
+    million_seconds = time.perf_counter() - started
+    return {
+        "ips": ips.len(),
+        "million_ips": million.len(),
+        "million_seconds": million_seconds,
+        "seconds": seconds,
+        "public": int((located["kind"] == "public").sum()),
+        "checked_against_library": sample.height,
+        "mismatches": mismatches,
+        "peak_mb": _peak_mb(),
+        "locations": located,
+    }
+
+
+def load(folder: str, warehouse_path: str, locations_path: str) -> dict:
+    import polars as pl
+
+    from blocks.warehouse import DuckDBWarehouse
+    from tasks.glamira.ingest import PRODUCTS_SCHEMA
+    from tasks.glamira.user_agents import parse_user_agents
+
+    warehouse = DuckDBWarehouse(path=warehouse_path)
+    parts = sorted(str(p) for p in Path(folder).glob("*.parquet"))
+    started = time.perf_counter()
+    rows = asyncio.run(warehouse.replace_day("raw_glamira", "events", DAY, parts))
+    seconds = time.perf_counter() - started
+    # what dbt reads beside the events
+    extra = Path(folder).parent / "extra"
+    extra.mkdir(exist_ok=True)
+    agents = pl.scan_parquet(parts).select("user_agent").unique().collect()["user_agent"]
+    parse_user_agents(agents, DAY).write_parquet(extra / "user_agents.parquet")
+    pl.DataFrame(schema=PRODUCTS_SCHEMA).write_parquet(extra / "products.parquet")
+    asyncio.run(warehouse.replace_day("raw_glamira", "locations", DAY, [locations_path], "first_seen"))
+    asyncio.run(
+        warehouse.replace_day(
+            "raw_glamira", "user_agents", DAY, [str(extra / "user_agents.parquet")], "first_seen"
+        )
+    )
+    asyncio.run(warehouse.replace_day("raw_glamira", "products", DAY, [str(extra / "products.parquet")]))
+    return {"rows": rows, "seconds": seconds, "peak_mb": _peak_mb()}
+
+
+def dbt_build(warehouse_path: str, work: str) -> dict:
+    os.environ.update(
+        PIPELINES_WAREHOUSE=warehouse_path, DO_NOT_TRACK="1", DBT_SEND_ANONYMOUS_USAGE_STATS="false"
+    )
+    from dbt.cli.main import dbtRunner
+
+    started = time.perf_counter()
+    result = dbtRunner().invoke(
+        [
+            "build",
+            "--exclude",  # the Bahela models: their raw tables are not part of this run
+            "path:models/staging/bahela",
+            "path:models/intermediate/bahela",
+            "path:models/marts/bahela",
+            "--project-dir",
+            str(ROOT / "dbt"),
+            "--profiles-dir",
+            str(ROOT / "dbt"),
+            "--target-path",
+            f"{work}/dbt-target",
+            "--log-path",
+            f"{work}/dbt-logs",
+            "--quiet",
+        ]
+    )
+    seconds = time.perf_counter() - started
+    statuses: dict[str, int] = {}
+    for node in result.result or []:
+        statuses[str(node.status)] = statuses.get(str(node.status), 0) + 1
+    return {"success": result.success, "nodes": statuses, "seconds": seconds, "peak_mb": _peak_mb()}
+
+
+# -- the run --------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000, help="events to generate (one day)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="normalise processes")
+    parser.add_argument("--baseline-events", type=int, default=100_000, help="events the baseline runs on")
+    parser.add_argument("--skip-dbt", action="store_true", help="leave out dbt build")
+    parser.add_argument("--keep", help="keep the dump, lake and warehouse in this folder")
+    args = parser.parse_args()
+
+    work = Path(args.keep or tempfile.mkdtemp(prefix="glamira-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
+    report: dict = {
+        "events": args.events,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+    }
+    try:
+        from pipelines.sample_data.ip2location_bin import build_demo_bin
+
+        bin_path = str(build_demo_bin(work / "demo-ip2location.bin"))
+        dump = work / "dump" / "glamira" / "summary.bson"
+        made_for = dump.with_suffix(".events")
+        if dump.exists() and made_for.exists() and made_for.read_text() == str(args.events):
+            print(f"dump       reusing {dump}")
+        else:
+            print(f"generating {args.events:,} events …", flush=True)
+            made = _in_child(generate, str(work / "dump"), args.events)
+            made_for.write_text(str(args.events))
+            print(
+                f"dump       {made['bytes'] / 1e6:,.0f} MB in {made['seconds']:.0f}s ({made['bytes'] / args.events:.0f} B/event)"
+            )
+        report["dump_bytes"] = dump.stat().st_size
+
+        lake = work / "lake" / "events"
+        shutil.rmtree(lake, ignore_errors=True)
+        stages = {}
+        stages["floor"] = _in_child(floor, str(dump))
+        _line("floor", stages["floor"]["events"], stages["floor"], "events")
+        stages["normalise"] = _in_child(normalise, str(dump), str(lake), args.workers)
+        _line("normalise", stages["normalise"]["events"], stages["normalise"], "events")
+        one = _in_child(normalise, str(dump), str(work / "lake" / "one-worker"), 1)
+        shutil.rmtree(work / "lake" / "one-worker", ignore_errors=True)
+        stages["normalise_one_process"] = one
+        _line("  1 proc", one["events"], one, "events")
+        stages["baseline"] = _in_child(baseline, str(dump), min(args.baseline_events, args.events), bin_path)
+        _line("baseline", stages["baseline"]["events"], stages["baseline"], "events")
+
+        geo = _in_child(geolocation, str(lake), bin_path)
+        locations_path = work / "locations.parquet"
+        geo.pop("locations").with_columns(first_seen=pl.lit(DAY)).write_parquet(locations_path)
+        stages["geolocate"] = geo
+        _line("geolocate", geo["ips"], geo, "IPs")
+        print(
+            f"           {geo['checked_against_library']:,} public IPs checked against the library: "
+            f"{geo['mismatches']} differ"
+        )
+
+        warehouse = work / "warehouse.duckdb"
+        warehouse.unlink(missing_ok=True)
+        stages["load"] = _in_child(load, str(lake), str(warehouse), str(locations_path))
+        _line("load", stages["load"]["rows"], stages["load"], "rows")
+        if not args.skip_dbt:
+            stages["dbt"] = _in_child(dbt_build, str(warehouse), str(work))
+            print(
+                f"dbt        {stages['dbt']['seconds']:8.1f}s  {stages['dbt']['nodes']}  peak {stages['dbt']['peak_mb']:,.0f} MB"
+            )
+        report["stages"] = stages
+        report["summary"] = summarise(stages, args.events)
+        print_summary(report["summary"])
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    out = ROOT / "bench" / "results" / "glamira_scale.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, default=str))
+    print(f"\nwritten to {out.relative_to(ROOT)}")
+
+
+def _rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds else 0.0
+
+
+def _line(name: str, count: int, stage: dict, unit: str) -> None:
+    print(
+        f"{name:<10} {stage['seconds']:8.1f}s  {count:>11,} {unit:<6} {_rate(count, stage['seconds']):>12,.0f} {unit}/s"
+        f"  peak {stage['peak_mb']:,.0f} MB",
+        flush=True,
+    )
+
+
+def _largest_peak(stages: dict) -> float:
+    """The largest process of any stage (the baseline's is its own problem)."""
+    return max(
+        max(stage.get("peak_mb", 0), stage.get("worker_peak_mb", 0))
+        for name, stage in stages.items()
+        if name != "baseline"
+    )
+
+
+def summarise(stages: dict, events: int) -> dict:
+    normalise_rate = _rate(stages["normalise"]["events"], stages["normalise"]["seconds"])
+    one_rate = _rate(stages["normalise_one_process"]["events"], stages["normalise_one_process"]["seconds"])
+    floor_rate = _rate(stages["floor"]["events"], stages["floor"]["seconds"])
+    baseline_rate = _rate(stages["baseline"]["events"], stages["baseline"]["seconds"])
+    geo_rate = _rate(stages["geolocate"]["million_ips"], stages["geolocate"]["million_seconds"])
+    day_geo_rate = _rate(stages["geolocate"]["ips"], stages["geolocate"]["seconds"])
+    load_rate = _rate(stages["load"]["rows"], stages["load"]["seconds"])
+    dbt_seconds = stages.get("dbt", {}).get("seconds", 0.0)
+    projected = {
+        "normalise_s": REAL_EVENTS / normalise_rate,
+        "geolocate_s": REAL_DISTINCT_IPS / geo_rate if geo_rate else None,
+        "load_s": REAL_EVENTS / load_rate if load_rate else None,
+        "dbt_s": dbt_seconds * REAL_EVENTS / events,
+    }
+    projected["total_s"] = sum(v for v in projected.values() if v)
+    return {
+        "normalise_events_per_s": normalise_rate,
+        "normalise_one_process_events_per_s": one_rate,
+        "floor_events_per_s": floor_rate,
+        "baseline_events_per_s": baseline_rate,
+        "normalise_vs_baseline": normalise_rate / baseline_rate if baseline_rate else None,
+        "normalise_vs_floor": normalise_rate / floor_rate if floor_rate else None,
+        "geolocate_ips_per_s": geo_rate,
+        "geolocate_day_ips_per_s": day_geo_rate,
+        "load_rows_per_s": load_rate,
+        "peak_mb": _largest_peak(stages),
+        "projected_real_backfill": projected,
+        "targets": {
+            "normalise >= 200,000 events/s": normalise_rate >= 200_000,
+            "normalise >= 10x baseline": bool(baseline_rate) and normalise_rate >= 10 * baseline_rate,
+            "geolocate >= 1,000,000 IPs/s": geo_rate >= 1_000_000,
+            "geolocation identical to the library": stages["geolocate"]["mismatches"] == 0,
+            "peak memory < 1.5 GB": _largest_peak(stages) < 1536,
+            "projected backfill < 10 min": projected["total_s"] < 600,
+        },
+    }
+
+
+def print_summary(summary: dict) -> None:
+    print()
+    print(
+        f"normalise  {summary['normalise_events_per_s']:>12,.0f} events/s "
+        f"({summary['normalise_one_process_events_per_s']:,.0f} on one process)"
+    )
+    print(
+        f"           {summary['normalise_vs_baseline']:.1f}x the row-by-row baseline "
+        f"({summary['baseline_events_per_s']:,.0f} events/s), "
+        f"{summary['normalise_vs_floor']:.2f}x the decode-only floor ({summary['floor_events_per_s']:,.0f} events/s)"
+    )
+    print(
+        f"geolocate  {summary['geolocate_ips_per_s']:>12,.0f} IPs/s on a million distinct IPs "
+        f"({summary['geolocate_day_ips_per_s']:,.0f}/s on the day's few, start-up included)"
+    )
+    print(f"load       {summary['load_rows_per_s']:>12,.0f} rows/s")
+    print(f"peak       {summary['peak_mb']:>12,.0f} MB (the largest stage)")
+    p = summary["projected_real_backfill"]
+    print(
+        f"projected  41.4 M events: normalise {p['normalise_s'] / 60:.1f} min, geolocate {p['geolocate_s']:.0f}s, "
+        f"load {p['load_s'] / 60:.1f} min, dbt {p['dbt_s'] / 60:.1f} min: {p['total_s'] / 60:.1f} min in all"
+    )
+    for target, met in summary["targets"].items():
+        print(f"  {'met ' if met else 'MISSED'}  {target}")
+
+
+if __name__ == "__main__":
+    main()
