@@ -90,6 +90,18 @@ def dbt_vars(warehouse, start_day: date | None, end_day: date | None) -> dict:
     return values
 
 
+def _wait_for_node_tasks(timeout: float = 120) -> None:
+    """prefect-dbt reports each node's task from a thread that can outlive `invoke`; let
+    them finish while the API is there (a temporary local API stops with the flow)."""
+    import threading
+    import time
+
+    deadline = time.monotonic() + timeout
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and thread.name.endswith("(run_task)"):
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
 def _dbt_log_level():
     """Prefect's logging level in dbt's words (prefect-dbt's own default fails on
     WARNING and CRITICAL, which dbt calls `warn` and `error`)."""
@@ -167,6 +179,7 @@ async def warehouse_marts(
             project_dir=DBT_DIR, profiles_dir=DBT_DIR, target_path=target_path, log_level=_dbt_log_level()
         )
         result = PrefectDbtRunner(settings=settings, raise_on_failure=True).invoke(args)
+        _wait_for_node_tasks()
         docs_site = dbt_docs(str(target_path)) if docs else None
     nodes = list(result.result or [])
     status: dict[str, int] = {}
