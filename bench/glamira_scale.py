@@ -294,6 +294,8 @@ def dbt_build(warehouse_path: str, work: str) -> dict:
     )
     from dbt.cli.main import dbtRunner
 
+    from flows.warehouse_marts import node_statuses
+
     started = time.perf_counter()
     result = dbtRunner().invoke(
         [
@@ -314,10 +316,12 @@ def dbt_build(warehouse_path: str, work: str) -> dict:
         ]
     )
     seconds = time.perf_counter() - started
-    statuses: dict[str, int] = {}
-    for node in result.result or []:
-        statuses[str(node.status)] = statuses.get(str(node.status), 0) + 1
-    return {"success": result.success, "nodes": statuses, "seconds": seconds, "peak_mb": _peak_mb()}
+    return {
+        "success": result.success,
+        "nodes": node_statuses(result),
+        "seconds": seconds,
+        "peak_mb": _peak_mb(),
+    }
 
 
 # -- the run --------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections import Counter
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -88,6 +89,11 @@ def dbt_vars(warehouse, start_day: date | None, end_day: date | None) -> dict:
     if start_day:
         values.update(start_day=start_day.isoformat(), end_day=(end_day or start_day).isoformat())
     return values
+
+
+def node_statuses(result) -> dict[str, int]:
+    """How many nodes of a dbt command ended in each status ("success", "pass", ...)."""
+    return dict(Counter(str(node.status) for node in result.result or []))
 
 
 def _wait_for_node_tasks(timeout: float = 120) -> None:
@@ -181,10 +187,7 @@ async def warehouse_marts(
         result = PrefectDbtRunner(settings=settings, raise_on_failure=True).invoke(args)
         _wait_for_node_tasks()
         docs_site = dbt_docs(str(target_path)) if docs else None
-    nodes = list(result.result or [])
-    status: dict[str, int] = {}
-    for node in nodes:
-        status[str(node.status)] = status.get(str(node.status), 0) + 1
+    status = node_statuses(result)
     summary = {"dbt": status, "docs": docs_site}
     if dashboard:
         from tasks.glamira.dashboard import build_dashboard
