@@ -30,10 +30,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
+import numpy as np
 import polars as pl
 
+from tasks.bson_columns import Buffer
 from tasks.documents import decode_batch, paused_gc, readable
 from tasks.fields import UTC_MICROS, as_text
+from tasks.glamira.event_columns import stage_columns
 from tasks.glamira.prices import parse_price, unsupported
 
 OPTION_FIELDS = (
@@ -97,6 +100,7 @@ TEXT_FIELDS = (
     "recommendation_product_id",
 )
 POSITION_FIELDS = ("recommendation_product_position", "recommendation_clicked_position")
+SCALAR_FIELDS = ("time_stamp", *TEXT_FIELDS, *POSITION_FIELDS)
 
 EVENTS_SCHEMA: dict[str, pl.DataType] = {
     "event_id": pl.String(),
@@ -160,19 +164,38 @@ def day_bounds(day: date) -> tuple[int, int]:
     return start, start + 86_400
 
 
-def normalise_batch(raw: Iterable[bytes], day: date) -> NormalisedBatch:
-    """Normalise one batch of BSON documents of `day` (UTC)."""
-    raw = list(raw)
-    with paused_gc():
-        documents, broken = decode_batch(raw)
-        stage = _stage(documents, _object_ids(raw))
-        del documents
+def normalise_batch(raw: Iterable[bytes] | bytes, day: date, fast: bool = True) -> NormalisedBatch:
+    """Normalise one batch of BSON documents of `day` (UTC): given one by one, or as one
+    run of documents (a `.bson` dump's bytes, a raw cursor batch).
+
+    The documents of the usual shapes are staged straight from the bytes
+    (`tasks.glamira.event_columns`); the others are decoded by pymongo and staged by
+    `_stage`. Both give the same columns; rows keep the batch's order. `fast=False`
+    sends every document through pymongo: the reference the fast path is tested against."""
+    buffer, starts, sizes = _documents(raw)
+    if fast or not len(starts):
+        columns, options, slow = stage_columns(buffer, starts, sizes, SCALAR_FIELDS, OPTION_FIELDS)
+        parts = [_staged_fast(columns, options, len(starts), slow)]
+    else:
+        parts, slow = [], np.arange(len(starts))
+    if slow.size:
+        slow_raw = [buffer.data[starts[i] : starts[i] + sizes[i]] for i in slow.tolist()]
+        with paused_gc():
+            documents, broken = decode_batch(slow_raw)
+            staged = _stage(documents, _object_ids(slow_raw))
+            del documents
+        parts.append(
+            staged.with_columns(
+                _row=pl.Series(slow, dtype=pl.Int64), _broken=pl.Series(broken, dtype=pl.String)
+            )
+        )
+    stage = pl.concat(parts).sort("_row")
+    document = lambda row: buffer.data[starts[row] : starts[row] + sizes[row]]  # noqa: E731
     start, end = day_bounds(day)
     time_stamp = pl.col("_time_stamp").cast(pl.Float64, strict=False)
     whole = time_stamp.is_not_null() & (time_stamp == time_stamp.round(0))
     in_day = whole & (time_stamp >= start) & (time_stamp < end)
     checked = stage.with_columns(
-        _broken=pl.Series(broken, dtype=pl.String),
         _reason=pl.concat_str(
             [
                 pl.when(pl.col("collection").is_null() | (pl.col("collection") == "")).then(
@@ -237,11 +260,43 @@ def normalise_batch(raw: Iterable[bytes], day: date) -> NormalisedBatch:
             "dataset": ["events"] * rejected.height,
             "record_id": rejected["event_id"].fill_null("<no _id>"),
             "reason": rejected["_reason"],
-            "raw": [readable(raw[i]) for i in rejected["_row"]],
+            "raw": [readable(document(i)) for i in rejected["_row"]],
         },
         schema=REJECTS_SCHEMA,
     )
-    return NormalisedBatch(events=events, rejects=rejects, raw_documents=len(raw))
+    return NormalisedBatch(events=events, rejects=rejects, raw_documents=len(starts))
+
+
+def _documents(raw: Iterable[bytes] | bytes) -> tuple[Buffer, np.ndarray, np.ndarray | None]:
+    """The batch as one buffer, where each document starts and (when handed over one by
+    one) how long it is."""
+    if isinstance(raw, bytes | bytearray | memoryview):
+        buffer = Buffer(bytes(raw))
+        starts, sizes = buffer.documents()
+        return buffer, starts, sizes
+    items = list(raw)
+    sizes = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
+    starts = np.zeros(len(items), dtype=np.int64)
+    np.cumsum(sizes[:-1], out=starts[1:])
+    return Buffer(b"".join(items)), starts, sizes
+
+
+def _staged_fast(
+    columns: dict[str, pl.Series], options: pl.DataFrame, n: int, slow: np.ndarray
+) -> pl.DataFrame:
+    """The fast path's columns as `_stage` lays them out, without the `slow` rows."""
+    fast = np.ones(n, dtype=bool)
+    fast[slow] = False
+    base = (
+        pl.DataFrame({**columns, "_row": pl.Series(np.arange(n), dtype=pl.Int64)})
+        .rename({"time_stamp": "_time_stamp", **{name: f"_{name}" for name in POSITION_FIELDS}})
+        .filter(pl.Series(fast))
+        .with_columns(_cart_issue=pl.lit(None, dtype=pl.String), _broken=pl.lit(None, dtype=pl.String))
+        .select([*_BASE_SCHEMA, "_broken"])
+        .cast(_BASE_SCHEMA)
+    )
+    options = options.filter(pl.Series(fast[options["_row"].to_numpy()], dtype=pl.Boolean))
+    return _with_lists(base, options, None).select(pl.all().exclude("_broken"), "_broken")
 
 
 _ID_OBJECT_ID = b"\x07_id\x00"
@@ -296,7 +351,6 @@ def _stage(documents: list[Mapping], object_ids: list[str | None]) -> pl.DataFra
         .cast(_BASE_SCHEMA)
     )
 
-    option_lists = options.frame().group_by("_row").agg(option=pl.struct(OPTION_FIELDS))
     line_options = cart_options.frame().group_by("_row", "_line").agg(option=pl.struct(CART_OPTION_FIELDS))
     lines = (
         cart_lines.frame()
@@ -315,14 +369,21 @@ def _stage(documents: list[Mapping], object_ids: list[str | None]) -> pl.DataFra
         .group_by("_row", maintain_order=True)
         .agg(cart_products=pl.struct(list(CART_LINE.to_schema())))
     )
-    return (
-        base.join(option_lists, on="_row", how="left")
-        .join(lines, on="_row", how="left")
-        .sort("_row")
-        .with_columns(
-            option=pl.col("option").fill_null(pl.lit([], dtype=pl.List(OPTION))),
-            cart_products=pl.col("cart_products").fill_null(pl.lit([], dtype=pl.List(CART_LINE))),
-        )
+    return _with_lists(base, options.frame(), lines)
+
+
+def _with_lists(base: pl.DataFrame, options: pl.DataFrame, lines: pl.DataFrame | None) -> pl.DataFrame:
+    """The staged rows with their `option` list (from flat option rows) and their
+    `cart_products` (already grouped by `_row`), empty lists where there are none."""
+    option_lists = options.group_by("_row").agg(option=pl.struct(OPTION_FIELDS))
+    staged = base.join(option_lists, on="_row", how="left", maintain_order="left")
+    if lines is None:
+        staged = staged.with_columns(cart_products=pl.lit(None, dtype=pl.List(CART_LINE)))
+    else:
+        staged = staged.join(lines, on="_row", how="left", maintain_order="left")
+    return staged.with_columns(
+        option=pl.col("option").fill_null(pl.lit([], dtype=pl.List(OPTION))),
+        cart_products=pl.col("cart_products").fill_null(pl.lit([], dtype=pl.List(CART_LINE))),
     )
 
 
