@@ -94,14 +94,18 @@ def document_offsets(path: str) -> list[int]:
 
 
 def raw_batches(path: str, start: int, stop: int, offsets: list[int], size: int = BATCH):
-    """Documents `start..stop` of the dump as lists of raw BSON documents of `size`."""
+    """Documents `start..stop` of the dump as runs of `size` documents, with the sizes
+    this reader found (`tasks.bson_columns.DocumentRun`)."""
+    import numpy as np
+
+    from tasks.bson_columns import DocumentRun
+
     with open(path, "rb") as f:
         for first in range(start, stop, size):
             last = min(first + size, stop)
             f.seek(offsets[first])
-            chunk = f.read(offsets[last] - offsets[first])
-            base = offsets[first]
-            yield [chunk[offsets[i] - base : offsets[i + 1] - base] for i in range(first, last)]
+            data = f.read(offsets[last] - offsets[first])
+            yield DocumentRun(data, np.diff(np.asarray(offsets[first : last + 1], dtype=np.int64)))
 
 
 # -- stages (each runs in a child process) --------------------------------------------------------
@@ -131,36 +135,38 @@ def floor(path: str) -> dict:
 
 
 def normalise(path: str, folder: str, workers: int) -> dict:
-    """The flow's own path (`tasks.glamira.ingest.land_events` does the same): raw batches
-    read here, normalised by `tasks.parallel.ordered_map` on `workers` processes, each
-    result written as a parquet part in the order read."""
-    from tasks.glamira.events import normalise_batch
+    """The flow's own path (`tasks.glamira.ingest.land_events` does the same): runs of
+    documents read here, normalised and encoded as parquet parts by
+    `tasks.glamira.events.normalise_for_landing` on `workers` processes
+    (`tasks.parallel.ordered_map`), each part written in the order read. Finding the
+    documents' boundaries in the dump is timed too."""
+    from tasks.glamira.events import normalise_for_landing
     from tasks.parallel import ordered_map
 
-    offsets = document_offsets(path)
-    total = len(offsets) - 1
     Path(folder).mkdir(parents=True, exist_ok=True)
 
     async def run() -> dict:
+        offsets = document_offsets(path)
+        total = len(offsets) - 1
+
         async def source():
             for batch in raw_batches(path, 0, total, offsets):
                 yield batch
 
         landed = rejected = parts = 0
         async for normalised in ordered_map(
-            normalise_batch, source(), DAY, workers=workers, full_batch=BATCH
+            normalise_for_landing, source(), DAY, workers=workers, full_batch=BATCH
         ):
-            normalised.events.write_parquet(Path(folder) / f"part-{parts:05d}.parquet")
-            landed += normalised.events.height
+            (Path(folder) / f"part-{parts:05d}.parquet").write_bytes(normalised.events.content)
+            landed += normalised.events.rows
             rejected += normalised.rejects.height
             parts += 1
-        return {"landed": landed, "rejected": rejected, "parts": parts}
+        return {"events": total, "landed": landed, "rejected": rejected, "parts": parts}
 
     started = time.perf_counter()
     counts = asyncio.run(run())
     seconds = time.perf_counter() - started
     return {
-        "events": total,
         "workers": workers,
         "seconds": seconds,
         **counts,

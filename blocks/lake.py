@@ -23,6 +23,7 @@ from prefect.filesystems import LocalFileSystem
 from prefect_gcp.cloud_storage import GcsBucket
 
 from pipelines.errors import ConfigurationError
+from tasks.parquet_parts import EncodedPart
 
 MANIFEST = "_manifest.json"
 LakeStorage = LocalFileSystem | GcsBucket
@@ -87,20 +88,22 @@ class Lake:
         return await self.replace_partition_stream(prefix, _aiter(frames or []), metadata)
 
     async def replace_partition_stream(
-        self, prefix: str, frames: AsyncIterable[pl.DataFrame], metadata: dict | None = None
+        self, prefix: str, frames: AsyncIterable[pl.DataFrame | EncodedPart], metadata: dict | None = None
     ) -> LandedPartition:
         """The same, for frames that arrive one at a time: each is written as it comes, so
-        a day larger than memory lands in bounded memory."""
+        a day larger than memory lands in bounded memory. A part may come already encoded
+        (`EncodedPart`, made where the frame was, e.g. on a worker process)."""
         keys: list[str] = []
         rows = 0
         n = 0
         async for frame in frames:
-            if frame.height == 0 and keys:
+            part = frame if isinstance(frame, EncodedPart) else EncodedPart.of(frame)
+            if part.rows == 0 and keys:
                 continue  # an empty batch after the first adds nothing but a file
             key = f"{prefix}/part-{n:04d}.parquet"
-            await self._write(key, to_parquet_bytes(frame))
+            await self._write(key, part.content)
             keys.append(key)
-            rows += frame.height
+            rows += part.rows
             n += 1
         manifest = {
             "parts": [PurePosixPath(k).name for k in keys],
@@ -227,9 +230,3 @@ class Lake:
 async def _aiter(items):
     for item in items:
         yield item
-
-
-def to_parquet_bytes(frame: pl.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    frame.write_parquet(buffer, compression="zstd", statistics=True)
-    return buffer.getvalue()

@@ -106,6 +106,27 @@ class Buffer:
         return np.array(starts, dtype=np.int64), np.array(sizes, dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class DocumentRun:
+    """Documents back to back, as in a `.bson` dump, with each one's size: a reader that
+    has found the boundaries hands them on rather than have them found again."""
+
+    data: bytes
+    sizes: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+    def starts_and_sizes(self) -> tuple[np.ndarray, np.ndarray]:
+        starts = np.zeros(len(self.sizes), dtype=np.int64)
+        np.cumsum(self.sizes[:-1], out=starts[1:])
+        if int(self.sizes.sum()) != len(self.data):
+            raise ValueError(
+                f"document sizes add up to {self.sizes.sum()} bytes, the run has {len(self.data)}"
+            )
+        return starts, self.sizes
+
+
 @dataclass
 class Elements:
     """The elements of a set of (sub)documents, one entry each, in no particular order."""

@@ -26,18 +26,21 @@ from __future__ import annotations
 
 import io
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
-from tasks.bson_columns import Buffer
+from tasks.bson_columns import Buffer, DocumentRun
 from tasks.documents import decode_batch, paused_gc, readable
 from tasks.fields import UTC_MICROS, as_text
 from tasks.glamira.event_columns import stage_columns
 from tasks.glamira.prices import parse_price, unsupported
+from tasks.parquet_parts import EncodedPart
 
 OPTION_FIELDS = (
     "option_label",
@@ -164,9 +167,12 @@ def day_bounds(day: date) -> tuple[int, int]:
     return start, start + 86_400
 
 
-def normalise_batch(raw: Iterable[bytes] | bytes, day: date, fast: bool = True) -> NormalisedBatch:
+def normalise_batch(
+    raw: Iterable[bytes] | bytes | DocumentRun, day: date, fast: bool = True
+) -> NormalisedBatch:
     """Normalise one batch of BSON documents of `day` (UTC): given one by one, or as one
-    run of documents (a `.bson` dump's bytes, a raw cursor batch).
+    run of documents (a raw cursor batch; a `.bson` dump's bytes, with their sizes when
+    the reader knows them: `DocumentRun`).
 
     The documents of the usual shapes are staged straight from the bytes
     (`tasks.glamira.event_columns`); the others are decoded by pymongo and staged by
@@ -267,18 +273,16 @@ def normalise_batch(raw: Iterable[bytes] | bytes, day: date, fast: bool = True) 
     return NormalisedBatch(events=events, rejects=rejects, raw_documents=len(starts))
 
 
-def _documents(raw: Iterable[bytes] | bytes) -> tuple[Buffer, np.ndarray, np.ndarray | None]:
-    """The batch as one buffer, where each document starts and (when handed over one by
-    one) how long it is."""
+def _documents(raw: Iterable[bytes] | bytes | DocumentRun) -> tuple[Buffer, np.ndarray, np.ndarray]:
+    """The batch as one buffer, where each document starts and how long it is."""
+    if isinstance(raw, DocumentRun):
+        return Buffer(raw.data), *raw.starts_and_sizes()
     if isinstance(raw, bytes | bytearray | memoryview):
         buffer = Buffer(bytes(raw))
-        starts, sizes = buffer.documents()
-        return buffer, starts, sizes
+        return buffer, *buffer.documents()
     items = list(raw)
-    sizes = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
-    starts = np.zeros(len(items), dtype=np.int64)
-    np.cumsum(sizes[:-1], out=starts[1:])
-    return Buffer(b"".join(items)), starts, sizes
+    run = DocumentRun(b"".join(items), np.fromiter(map(len, items), dtype=np.int64, count=len(items)))
+    return Buffer(run.data), *run.starts_and_sizes()
 
 
 def _staged_fast(
@@ -373,18 +377,32 @@ def _stage(documents: list[Mapping], object_ids: list[str | None]) -> pl.DataFra
 
 
 def _with_lists(base: pl.DataFrame, options: pl.DataFrame, lines: pl.DataFrame | None) -> pl.DataFrame:
-    """The staged rows with their `option` list (from flat option rows) and their
-    `cart_products` (already grouped by `_row`), empty lists where there are none."""
-    option_lists = options.group_by("_row").agg(option=pl.struct(OPTION_FIELDS))
-    staged = base.join(option_lists, on="_row", how="left", maintain_order="left")
+    """The staged rows (ascending `_row`) with their `option` list, from flat option rows
+    in `_row` order, and their `cart_products` (already grouped by `_row`), empty lists
+    where there are none."""
+    rows = base["_row"].to_numpy()
+    staged = base.with_columns(option=_lists(options, OPTION, rows))
     if lines is None:
-        staged = staged.with_columns(cart_products=pl.lit(None, dtype=pl.List(CART_LINE)))
-    else:
-        staged = staged.join(lines, on="_row", how="left", maintain_order="left")
-    return staged.with_columns(
-        option=pl.col("option").fill_null(pl.lit([], dtype=pl.List(OPTION))),
-        cart_products=pl.col("cart_products").fill_null(pl.lit([], dtype=pl.List(CART_LINE))),
+        return staged.with_columns(cart_products=_lists(None, CART_LINE, rows))
+    return staged.join(lines, on="_row", how="left", maintain_order="left").with_columns(
+        cart_products=pl.col("cart_products").fill_null(pl.lit([], dtype=pl.List(CART_LINE)))
     )
+
+
+def _lists(items: pl.DataFrame | None, item: pl.Struct, rows: np.ndarray) -> pl.Series:
+    """A list column for `rows` (ascending) from item rows whose `_row` ascends too and is
+    among them: each list is cut out of the items by offsets, with no grouping or join
+    (which cost more than the rest of staging together)."""
+    if items is None or items.height == 0:
+        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        values = pl.Series([], dtype=item).to_arrow()
+    else:
+        item_rows = items["_row"].to_numpy()
+        offsets = np.append(np.searchsorted(item_rows, rows), len(item_rows)).astype(np.int64)
+        if offsets[0] != 0 or not np.isin(item_rows, rows).all():
+            raise ValueError("option rows of events that are not in the batch")
+        values = items.select(pl.struct(list(item.to_schema()))).to_series().to_arrow()
+    return pl.Series(pa.LargeListArray.from_arrays(pa.array(offsets), values)).cast(pl.List(item))
 
 
 class _Flat:
@@ -467,3 +485,29 @@ def _cart(value, row: int, lines: _Flat, options: _Flat) -> str | None:
 
 def _json(value) -> str:
     return json.dumps(value, default=str, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class LandableBatch:
+    """A normalised batch as a worker process hands it back: its events already written
+    as a parquet part, their issues counted. (A part is about a tenth of the frame's
+    size; encoding it here spares the main process, which every worker waits on.)"""
+
+    events: EncodedPart
+    rejects: pl.DataFrame
+    raw_documents: int
+    issues: dict[str, int]
+
+
+def normalise_for_landing(raw: list[bytes] | bytes | DocumentRun, day: date) -> LandableBatch:
+    batch = normalise_batch(raw, day)
+    return LandableBatch(
+        EncodedPart.of(batch.events), batch.rejects, batch.raw_documents, issue_counts(batch.events)
+    )
+
+
+def issue_counts(events: pl.DataFrame) -> dict[str, int]:
+    """How many events had each kind of issue (`unsupported price '...'` counts as
+    `unsupported price`)."""
+    kinds = events["issues"].drop_nulls().str.split("; ").explode().str.split(" '").list.first()
+    return dict(Counter(kinds.to_list()))

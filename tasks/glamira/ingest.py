@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -18,7 +19,8 @@ from prefect.cache_policies import NO_CACHE
 from blocks.crawl import ProductCrawl
 from blocks.lake import Lake, LandedPartition, partition_prefix, rejects_prefix
 from blocks.mongodb import MongoDB, MongoDump
-from tasks.glamira.events import EVENTS_SCHEMA, REJECTS_SCHEMA, day_bounds, normalise_batch
+from tasks.bson_columns import DocumentRun
+from tasks.glamira.events import EVENTS_SCHEMA, REJECTS_SCHEMA, day_bounds, normalise_for_landing
 from tasks.parallel import ordered_map
 
 SOURCE = "glamira"
@@ -68,21 +70,20 @@ async def land_events(
         async for batch in source.find_between(
             DATABASE, EVENTS_COLLECTION, "time_stamp", lower, upper, batch_size
         ):
-            yield [doc.raw for doc in batch]
+            # one run of documents: one bytes object to copy to a worker, not thousands
+            yield DocumentRun(b"".join(doc.raw for doc in batch), np.array([len(doc.raw) for doc in batch]))
 
     async def batches():
         empty = True
         async for normalised in ordered_map(
-            normalise_batch, raw_batches(), day, workers=workers, full_batch=batch_size
+            normalise_for_landing, raw_batches(), day, workers=workers, full_batch=batch_size
         ):
             result.read += normalised.raw_documents
-            result.landed += normalised.events.height
+            result.landed += normalised.events.rows
             result.rejected += normalised.rejects.height
             if normalised.rejects.height:
                 rejects.append(normalised.rejects)
-            for text in normalised.events["issues"].drop_nulls():
-                for issue in text.split("; "):
-                    issues[issue.split(" '")[0]] += 1
+            issues.update(normalised.issues)
             logger.info("batch of %d: %d events landed so far", normalised.raw_documents, result.landed)
             empty = False
             yield normalised.events
