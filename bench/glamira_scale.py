@@ -5,9 +5,9 @@ mongodump `.bson` (about 780 bytes an event, like the real 33.5 GB for 41.4 M ev
 times each stage in its own process (so each stage's peak resident memory is its own):
 
   floor      decoding the BSON alone with pymongo's C decoder, nothing kept
-  normalise  the pipeline's code: raw batches of 50,000 -> `normalise_batch` -> one parquet
-             part per batch, on `--workers` processes (each reads its own byte range of
-             the dump, as each worker of a backfill reads its own day)
+  normalise  the pipeline's code: the dump read in runs of 50,000 documents (finding their
+             boundaries is timed), each normalised and encoded as a parquet part by
+             `normalise_for_landing` on `--workers` processes, the parts written in order
   baseline   the way public implementations do it: every document decoded to a dict and
              flattened row by row in Python (options and cart lines as JSON text, the
              price parsed per row), one IP2Location `get_all` per event row, a frame at
@@ -72,40 +72,39 @@ def _in_child(fn, *args):
         return pool.submit(fn, *args).result()
 
 
-def document_offsets(path: str) -> list[int]:
-    """The byte offset of every document in a `.bson` dump (its first 4 bytes are its
-    length), and the file's size last; read in 64 MB chunks, never the whole file."""
-    offsets: list[int] = []
-    size = Path(path).stat().st_size
-    with open(path, "rb") as f:
-        start = 0
-        while start < size:
-            f.seek(start)
-            data = f.read(64 << 20)
-            position = 0
-            while position + 4 <= len(data):
-                offsets.append(start + position)
-                position += int.from_bytes(data[position : position + 4], "little")
-            if position == 0:
-                raise ValueError(f"{path}: a document longer than 64 MB at byte {start}")
-            start += position  # the next document starts in a later chunk
-    offsets.append(size)
-    return offsets
+def dump_runs(path: str, size: int = BATCH, block: int = 64 << 20):
+    """The dump as runs of `size` documents with their sizes
+    (`tasks.bson_columns.DocumentRun`), found while reading it block by block: memory
+    holds a block and a run, however large the dump."""
+    import struct
 
-
-def raw_batches(path: str, start: int, stop: int, offsets: list[int], size: int = BATCH):
-    """Documents `start..stop` of the dump as runs of `size` documents, with the sizes
-    this reader found (`tasks.bson_columns.DocumentRun`)."""
     import numpy as np
 
     from tasks.bson_columns import DocumentRun
 
+    length_at = struct.Struct("<i").unpack_from
     with open(path, "rb") as f:
-        for first in range(start, stop, size):
-            last = min(first + size, stop)
-            f.seek(offsets[first])
-            data = f.read(offsets[last] - offsets[first])
-            yield DocumentRun(data, np.diff(np.asarray(offsets[first : last + 1], dtype=np.int64)))
+        data, start, position, sizes, ended = b"", 0, 0, [], False
+        while True:
+            length = length_at(data, position)[0] if len(data) - position >= 4 else None
+            if length is None or position + length > len(data):
+                if ended:
+                    if position < len(data):
+                        raise ValueError(f"{path}: a document cut short at the end")
+                    break
+                more = f.read(block)
+                ended = not more
+                data, position, start = data[start:] + more, position - start, 0
+                continue
+            if length < 5:
+                raise ValueError(f"{path}: not a BSON document length ({length})")
+            sizes.append(length)
+            position += length
+            if len(sizes) == size:
+                yield DocumentRun(data[start:position], np.array(sizes, dtype=np.int64))
+                start, sizes = position, []
+        if sizes:
+            yield DocumentRun(data[start:position], np.array(sizes, dtype=np.int64))
 
 
 # -- stages (each runs in a child process) --------------------------------------------------------
@@ -146,22 +145,20 @@ def normalise(path: str, folder: str, workers: int) -> dict:
     Path(folder).mkdir(parents=True, exist_ok=True)
 
     async def run() -> dict:
-        offsets = document_offsets(path)
-        total = len(offsets) - 1
-
         async def source():
-            for batch in raw_batches(path, 0, total, offsets):
-                yield batch
+            for run in dump_runs(path):
+                yield run
 
-        landed = rejected = parts = 0
+        events = landed = rejected = parts = 0
         async for normalised in ordered_map(
             normalise_for_landing, source(), DAY, workers=workers, full_batch=BATCH
         ):
             (Path(folder) / f"part-{parts:05d}.parquet").write_bytes(normalised.events.content)
+            events += normalised.raw_documents
             landed += normalised.events.rows
             rejected += normalised.rejects.height
             parts += 1
-        return {"events": total, "landed": landed, "rejected": rejected, "parts": parts}
+        return {"events": events, "landed": landed, "rejected": rejected, "parts": parts}
 
     started = time.perf_counter()
     counts = asyncio.run(run())

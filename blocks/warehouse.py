@@ -42,6 +42,11 @@ class DuckDBWarehouse(Block):
     _description = "A DuckDB database file used as the warehouse."
 
     path: str = Field(description="The .duckdb file; created on first load.")
+    memory_limit: str = Field(
+        default="512MB",
+        description="DuckDB's memory ceiling for loads and queries (it spills to disk beyond it), "
+        "so a day of any size loads in the same memory.",
+    )
 
     def describe(self) -> str:
         return f"DuckDB warehouse {self.path}"
@@ -75,7 +80,7 @@ class DuckDBWarehouse(Block):
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        return duckdb.connect(str(Path(self.path).expanduser()))
+        return duckdb.connect(str(Path(self.path).expanduser()), config={"memory_limit": self.memory_limit})
 
     def _query(self, sql: str, params: list, schema: str | None, table: str | None):
         with self._connect() as con:

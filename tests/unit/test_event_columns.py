@@ -5,6 +5,7 @@ pymongo's decoder."""
 
 from __future__ import annotations
 
+import io
 import random
 from datetime import UTC, date, datetime
 
@@ -16,9 +17,16 @@ from bson import Decimal128, Int64, ObjectId
 from polars.testing import assert_frame_equal
 
 from pipelines.sample_data import glamira
-from tasks.bson_columns import Buffer, Keys, scan, texts
+from tasks.bson_columns import Buffer, DocumentRun, Keys, scan, texts
 from tasks.glamira.event_columns import stage_columns
-from tasks.glamira.events import OPTION_FIELDS, SCALAR_FIELDS, TEXT_FIELDS, day_bounds, normalise_batch
+from tasks.glamira.events import (
+    OPTION_FIELDS,
+    SCALAR_FIELDS,
+    TEXT_FIELDS,
+    day_bounds,
+    normalise_batch,
+    normalise_for_landing,
+)
 
 DAY = date(2026, 11, 20)
 START, END = day_bounds(DAY)
@@ -227,3 +235,33 @@ def test_long_strings_stay_views_into_the_batch():
 
 def test_option_fields_are_the_walkers_wanted_keys():
     Keys(OPTION_FIELDS)  # raises if any were too long or hashed alike
+
+
+def test_a_run_with_its_sizes_gives_the_same_batch_and_refuses_sizes_that_do_not_add_up():
+    raw = [bson.encode(random_event(random.Random(4))) for _ in range(50)]
+    run = DocumentRun(b"".join(raw), np.array([len(r) for r in raw]))
+    assert len(run) == 50
+    assert_frame_equal(normalise_batch(run, DAY).events, normalise_batch(raw, DAY).events)
+    with pytest.raises(ValueError, match="add up"):
+        normalise_batch(DocumentRun(b"".join(raw), np.array([len(r) for r in raw[:-1]])), DAY)
+
+
+def test_a_landable_batch_carries_a_parquet_part_and_counts_issues_by_kind():
+    docs = [
+        {"_id": ObjectId(), "time_stamp": START + 1, "collection": "view_product_detail", "price": "12,00"},
+        {"_id": ObjectId(), "time_stamp": START + 2, "collection": "view_product_detail", "price": "n/a"},
+        {
+            "_id": ObjectId(),
+            "time_stamp": START + 3,
+            "collection": "view_product_detail",
+            "price": "??",
+            "option": "x",
+        },
+        {"_id": ObjectId(), "time_stamp": START - 9, "collection": "view_product_detail"},
+    ]
+    landable = normalise_for_landing([bson.encode(d) for d in docs], DAY)
+    part = pl.read_parquet(io.BytesIO(landable.events.content))
+    assert landable.events.rows == part.height == 3 and landable.raw_documents == 4
+    assert landable.rejects.height == 1
+    assert landable.issues == {"unsupported price": 2, "option was a string": 1}
+    assert part.equals(normalise_batch([bson.encode(d) for d in docs], DAY).events)
