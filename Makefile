@@ -20,8 +20,10 @@ $(UV):
 	python3 -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
+# --compile-bytecode: Python here never writes .pyc files (PYTHONDONTWRITEBYTECODE), so
+# without it every process (flow runs, workers, tests) compiles Prefect again: 20 s, not 7.
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --quiet
+	$(UV) sync --frozen --quiet --compile-bytecode
 	@touch $@
 
 install: $(VENV)/.synced ## Install the project and its dev tools from the lock file

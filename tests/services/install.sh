@@ -23,7 +23,7 @@ PY=$(find_python313)
 if [ ! -x "$VENV/bin/python" ]; then
   "$UV" venv --quiet --python "$PY" "$VENV"
 fi
-"$UV" pip install --quiet --python "$VENV/bin/python" \
+"$UV" pip install --quiet --compile-bytecode --python "$VENV/bin/python" \
   -r tests/services/requirements.txt --override tests/services/overrides.txt
 
 # DuckDB looks for extensions under $HOME/.duckdb; the BigQuery emulator runs with this
