@@ -80,7 +80,11 @@ class DuckDBWarehouse(Block):
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        return duckdb.connect(str(Path(self.path).expanduser()), config={"memory_limit": self.memory_limit})
+        # SET rather than a connect config: a process that already holds the file open
+        # (dbt-duckdb in the marts flow) refuses a second connection whose config differs
+        con = duckdb.connect(str(Path(self.path).expanduser()))
+        con.execute("set memory_limit = ?", [self.memory_limit])
+        return con
 
     def _query(self, sql: str, params: list, schema: str | None, table: str | None):
         with self._connect() as con:
