@@ -76,35 +76,29 @@ def dump_runs(path: str, size: int = BATCH, block: int = 64 << 20):
     """The dump as runs of `size` documents with their sizes
     (`tasks.bson_columns.DocumentRun`), found while reading it block by block: memory
     holds a block and a run, however large the dump."""
-    import struct
-
     import numpy as np
 
-    from tasks.bson_columns import DocumentRun
+    from tasks.bson_columns import DocumentRun, length_at, whole_documents
 
-    length_at = struct.Struct("<i").unpack_from
+    data, walked, sizes = b"", 0, []
     with open(path, "rb") as f:
-        data, start, position, sizes, ended = b"", 0, 0, [], False
-        while True:
-            length = length_at(data, position)[0] if len(data) - position >= 4 else None
-            if length is None or position + length > len(data):
-                if ended:
-                    if position < len(data):
-                        raise ValueError(f"{path}: a document cut short at the end")
-                    break
-                more = f.read(block)
-                ended = not more
-                data, position, start = data[start:] + more, position - start, 0
-                continue
-            if length < 5:
-                raise ValueError(f"{path}: not a BSON document length ({length})")
-            sizes.append(length)
-            position += length
-            if len(sizes) == size:
-                yield DocumentRun(data[start:position], np.array(sizes, dtype=np.int64))
-                start, sizes = position, []
-        if sizes:
-            yield DocumentRun(data[start:position], np.array(sizes, dtype=np.int64))
+        while more := f.read(block):
+            data += more
+            found, walked = whole_documents(data, walked, len(data))
+            sizes += found
+            if len(data) - walked >= 4 and length_at(data, walked) < 5:
+                raise ValueError(f"{path}: not a BSON document length ({length_at(data, walked)})")
+            start = 0
+            while len(sizes) >= size:
+                run = np.array(sizes[:size], dtype=np.int64)
+                yield DocumentRun(data[start : start + int(run.sum())], run)
+                start += int(run.sum())
+                del sizes[:size]
+            data, walked = data[start:], walked - start
+    if walked != len(data):
+        raise ValueError(f"{path}: a document cut short at the end")
+    if sizes:
+        yield DocumentRun(data, np.array(sizes, dtype=np.int64))
 
 
 # -- stages (each runs in a child process) --------------------------------------------------------

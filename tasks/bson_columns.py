@@ -15,6 +15,7 @@ gives the exact error or value.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,20 +91,25 @@ class Buffer:
     def i64(self, at: np.ndarray) -> np.ndarray:
         return self.u64(at).view(np.int64)
 
-    def documents(self) -> tuple[np.ndarray, np.ndarray]:
-        """Where each document of a run of documents starts, and its size. A tail that is
-        not a whole document becomes one last (broken) document, never a silent gap."""
-        starts, sizes, position, size = [], [], 0, self.size
-        length_at = _INT32.unpack_from
-        data = self.data
-        while position < size:
-            length = length_at(data, position)[0]
-            if length < 5 or position + length > size:
-                length = size - position
-            starts.append(position)
-            sizes.append(length)
-            position += length
-        return np.array(starts, dtype=np.int64), np.array(sizes, dtype=np.int64)
+
+def whole_documents(data: bytes, position: int, end: int) -> tuple[list[int], int]:
+    """The sizes of the whole documents in `data[position:end]`, one after another, and
+    where they stop: at `end`, at a length that is not a document's (`length_at(stop)`
+    tells), or at a document that runs past `end`."""
+    unpack = _INT32.unpack_from
+    sizes = []
+    while position + 4 <= end:
+        length = unpack(data, position)[0]
+        if length < 5 or position + length > end:
+            break
+        sizes.append(length)
+        position += length
+    return sizes, position
+
+
+def length_at(data: bytes, position: int) -> int:
+    """The int32 length a document at `position` gives itself."""
+    return _INT32.unpack_from(data, position)[0]
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,20 @@ class DocumentRun:
 
     data: bytes
     sizes: np.ndarray
+
+    @classmethod
+    def of(cls, raw: bytes | Iterable[bytes]) -> DocumentRun:
+        """Documents handed over one by one, or back to back (a raw cursor batch, a dump's
+        bytes). A tail of the latter that is not a whole document becomes one last
+        (broken) document, never a silent gap."""
+        if isinstance(raw, bytes | bytearray | memoryview):
+            data = bytes(raw)
+            sizes, stop = whole_documents(data, 0, len(data))
+            if stop < len(data):
+                sizes.append(len(data) - stop)
+            return cls(data, np.array(sizes, dtype=np.int64))
+        items = list(raw)
+        return cls(b"".join(items), np.fromiter(map(len, items), dtype=np.int64, count=len(items)))
 
     def __len__(self) -> int:
         return len(self.sizes)
@@ -330,7 +350,6 @@ def texts(buffer: Buffer, n: int, elements: Elements, chosen: np.ndarray) -> tup
     is_text, is_bool = kind == STRING, kind == BOOLEAN
     is_int = (kind == INT32) | (kind == INT64)
     other = rows[~(is_text | is_bool | is_int | (kind == NULL))]
-    repeated = np.flatnonzero(np.bincount(rows, minlength=n) > 1)
     text_rows, text_value, text_size = rows[is_text], value[is_text], size[is_text]
     try:
         column = strings(buffer, n, text_rows, text_value, text_size).cast(pl.String)
@@ -350,7 +369,13 @@ def texts(buffer: Buffer, n: int, elements: Elements, chosen: np.ndarray) -> tup
             ]
         )
         column = column.scatter(np.concatenate([rows[is_bool], rows[is_int]]), spelled)
-    return column, np.union1d(other, repeated)
+    return column, np.union1d(other, repeated(rows, n))
+
+
+def repeated(rows: np.ndarray, n: int) -> np.ndarray:
+    """The rows (of `n`) that appear more than once: documents with a key twice, which
+    pymongo reads as the last value."""
+    return np.flatnonzero(np.bincount(rows, minlength=n) > 1)
 
 
 def _is_utf8(value: bytes) -> bool:

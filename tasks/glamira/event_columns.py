@@ -24,6 +24,7 @@ from tasks.bson_columns import (
     Buffer,
     Keys,
     object_id_hex,
+    repeated,
     scan,
     texts,
 )
@@ -55,7 +56,7 @@ def stage_columns(
     columns["event_id"] = pl.Series("event_id", event_id.tolist(), dtype=pl.String)
     has_id = np.zeros(n, dtype=bool)
     has_id[id_rows[is_oid]] = True
-    slow += [np.flatnonzero(~has_id), id_rows[~is_oid], np.flatnonzero(np.bincount(id_rows, minlength=n) > 1)]
+    slow += [np.flatnonzero(~has_id), repeated(id_rows, n)]  # no ObjectId `_id`, or two
 
     for index, name in enumerate(scalars, start=1):
         column, others = texts(buffer, n, elements, by_key.get(index, none))
@@ -79,7 +80,7 @@ def _options(buffer: Buffer, n: int, elements, chosen: np.ndarray, fields: tuple
     rows, kind = elements.doc[chosen], elements.type[chosen]
     slow = [
         rows[~np.isin(kind, (ARRAY, DOCUMENT, STRING, NULL))],
-        np.flatnonzero(np.bincount(rows, minlength=n) > 1),
+        repeated(rows, n),
     ]
     issue = np.full(n, None, dtype=object)
     issue[rows[kind == NULL]] = "option was null"

@@ -18,13 +18,13 @@ A document is rejected only when it cannot be an event of the day: no `collectio
 `time_stamp` that is not a whole number of seconds inside the day. Rejects keep the raw
 document (relaxed Extended JSON) and the reason.
 
-The per-document work is a handful of dict lookups (the batch is decoded in one call to
-pymongo's C decoder); everything else runs as Polars expressions.
+Documents of the usual shapes are read into columns straight from their bytes
+(`tasks.glamira.event_columns`); the others are decoded by pymongo, in one call for the
+lot, and picked apart by `_stage`. Everything after staging runs as Polars expressions.
 """
 
 from __future__ import annotations
 
-import io
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -145,21 +145,6 @@ class NormalisedBatch:
     rejects: pl.DataFrame  # REJECTS_SCHEMA
     raw_documents: int
 
-    def __reduce__(self):
-        # Sent back from worker processes (tasks.parallel) as Arrow IPC: four times faster
-        # than a DataFrame's own pickling.
-        return (_batch_from_ipc, (_ipc(self.events), _ipc(self.rejects), self.raw_documents))
-
-
-def _ipc(frame: pl.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    frame.write_ipc(buffer, compat_level=pl.CompatLevel.newest())
-    return buffer.getvalue()
-
-
-def _batch_from_ipc(events: bytes, rejects: bytes, raw_documents: int) -> NormalisedBatch:
-    return NormalisedBatch(pl.read_ipc(io.BytesIO(events)), pl.read_ipc(io.BytesIO(rejects)), raw_documents)
-
 
 def day_bounds(day: date) -> tuple[int, int]:
     """The UTC day as `[start, end)` epoch seconds, the unit of `time_stamp`."""
@@ -275,13 +260,7 @@ def normalise_batch(
 
 def _documents(raw: Iterable[bytes] | bytes | DocumentRun) -> tuple[Buffer, np.ndarray, np.ndarray]:
     """The batch as one buffer, where each document starts and how long it is."""
-    if isinstance(raw, DocumentRun):
-        return Buffer(raw.data), *raw.starts_and_sizes()
-    if isinstance(raw, bytes | bytearray | memoryview):
-        buffer = Buffer(bytes(raw))
-        return buffer, *buffer.documents()
-    items = list(raw)
-    run = DocumentRun(b"".join(items), np.fromiter(map(len, items), dtype=np.int64, count=len(items)))
+    run = raw if isinstance(raw, DocumentRun) else DocumentRun.of(raw)
     return Buffer(run.data), *run.starts_and_sizes()
 
 
@@ -295,12 +274,12 @@ def _staged_fast(
         pl.DataFrame({**columns, "_row": pl.Series(np.arange(n), dtype=pl.Int64)})
         .rename({"time_stamp": "_time_stamp", **{name: f"_{name}" for name in POSITION_FIELDS}})
         .filter(pl.Series(fast))
-        .with_columns(_cart_issue=pl.lit(None, dtype=pl.String), _broken=pl.lit(None, dtype=pl.String))
-        .select([*_BASE_SCHEMA, "_broken"])
+        .with_columns(_cart_issue=pl.lit(None, dtype=pl.String))
+        .select(list(_BASE_SCHEMA))
         .cast(_BASE_SCHEMA)
     )
     options = options.filter(pl.Series(fast[options["_row"].to_numpy()], dtype=pl.Boolean))
-    return _with_lists(base, options, None).select(pl.all().exclude("_broken"), "_broken")
+    return _with_lists(base, options, None).with_columns(_broken=pl.lit(None, dtype=pl.String))
 
 
 _ID_OBJECT_ID = b"\x07_id\x00"

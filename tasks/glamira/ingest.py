@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -71,7 +70,7 @@ async def land_events(
             DATABASE, EVENTS_COLLECTION, "time_stamp", lower, upper, batch_size
         ):
             # one run of documents: one bytes object to copy to a worker, not thousands
-            yield DocumentRun(b"".join(doc.raw for doc in batch), np.array([len(doc.raw) for doc in batch]))
+            yield DocumentRun.of(doc.raw for doc in batch)
 
     async def batches():
         empty = True
