@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from blocks.lake import Lake, partition_prefix
-from blocks.warehouse import BigQueryWarehouse
+from tests.support import gcp
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -19,13 +19,7 @@ DAY = date(2026, 11, 20)
 
 @pytest.fixture
 def warehouse(bigquery_url, gcp_credentials):
-    return BigQueryWarehouse(
-        gcp_credentials=gcp_credentials,
-        location="US",
-        api_endpoint=bigquery_url,
-        dataset_prefix=f"t{uuid.uuid4().hex[:6]}_",
-        job_timeout_seconds=60,
-    )
+    return gcp.emulator_warehouse(gcp_credentials, bigquery_url)
 
 
 @pytest.fixture

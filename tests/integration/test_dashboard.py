@@ -11,7 +11,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -499,17 +498,10 @@ async def test_the_same_sql_gives_the_same_answers_on_bigquery(
     from google.cloud import bigquery
     from polars.testing import assert_frame_equal
 
-    from blocks.warehouse import BigQueryWarehouse
     from tests.support import gcp
 
     duck, _ = marts
-    warehouse = BigQueryWarehouse(
-        gcp_credentials=gcp_credentials,
-        location="US",
-        api_endpoint=bigquery_url,
-        dataset_prefix=f"t{uuid.uuid4().hex[:6]}_",
-        job_timeout_seconds=60,
-    )
+    warehouse = gcp.emulator_warehouse(gcp_credentials, bigquery_url)
     client = bigquery.Client(
         project=gcp.PROJECT,
         credentials=gcp_credentials.get_credentials_from_service_account(),

@@ -598,13 +598,7 @@ def bigquery(work, landed, dbt_env, bigquery_url, gcp_credentials) -> Iterator[t
     """The emulator with the Bahela raw tables and the Glamira events loaded by the
     BigQuery warehouse block (the production path), every dataset under a fresh prefix."""
     prefix = f"t{uuid.uuid4().hex[:6]}_"
-    warehouse = BigQueryWarehouse(
-        gcp_credentials=gcp_credentials,
-        location="US",
-        api_endpoint=bigquery_url,
-        dataset_prefix=prefix,
-        job_timeout_seconds=60,
-    )
+    warehouse = gcp.emulator_warehouse(gcp_credentials, bigquery_url, prefix)
     wanted = [(raw, path) for raw, path in landed if raw.schema == "raw_bahela" or raw.table == "events"]
     asyncio.run(load(warehouse, wanted))
     variables = json.dumps({"raw_prefix": prefix, "schema_prefix": prefix})

@@ -13,12 +13,13 @@ import pytest
 from prefect.filesystems import LocalFileSystem
 from prefect_gcp.cloud_storage import GcsBucket
 
-from blocks import BigQueryWarehouse, DuckDBWarehouse
+from blocks import DuckDBWarehouse
 from blocks.lake import Lake, partition_prefix
 from flows.glamira_daily import GlamiraBlocks
 from flows.glamira_load import glamira_load
 from pipelines.sample_data import glamira
 from tasks.glamira.events import normalise_batch
+from tests.support import gcp
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -66,13 +67,7 @@ async def gcs_and_bigquery(prefect_api, gcs_url, bigquery_url, gcp_credentials):
     gcp_credentials.get_cloud_storage_client().create_bucket(bucket)
     storage = GcsBucket(bucket=bucket, bucket_folder="lake", gcp_credentials=gcp_credentials)
     await storage.save(b.lake)
-    warehouse = BigQueryWarehouse(
-        gcp_credentials=gcp_credentials,
-        location="US",
-        api_endpoint=bigquery_url,
-        dataset_prefix=f"t{uuid.uuid4().hex[:6]}_",
-        job_timeout_seconds=60,
-    )
+    warehouse = gcp.emulator_warehouse(gcp_credentials, bigquery_url)
     await warehouse.save(b.warehouse)
     return b, Lake(storage), warehouse
 

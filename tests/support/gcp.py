@@ -31,3 +31,19 @@ def credentials(token_uri: str, project: str = PROJECT):
     from prefect_gcp import GcpCredentials
 
     return GcpCredentials(service_account_info=service_account_info(token_uri, project), project=project)
+
+
+def emulator_warehouse(gcp_credentials, api_endpoint: str, dataset_prefix: str | None = None):
+    """The BigQuery warehouse block pointed at the emulator, its datasets under a fresh
+    prefix (tests share one emulator) unless one is given."""
+    import uuid
+
+    from blocks import BigQueryWarehouse
+
+    return BigQueryWarehouse(
+        gcp_credentials=gcp_credentials,
+        location="US",
+        api_endpoint=api_endpoint,
+        dataset_prefix=dataset_prefix if dataset_prefix is not None else f"t{uuid.uuid4().hex[:6]}_",
+        job_timeout_seconds=60,
+    )

@@ -113,7 +113,7 @@ def test_every_shape_mixed_in_a_batch_normalises_as_pymongo_reads_it(seed):
     assert fast.events.height > 300 and fast.rejects.height > 0
     # the batch really mixes both paths
     buffer = Buffer(b"".join(raw))
-    starts, sizes = buffer.documents()
+    starts, sizes = DocumentRun.of(raw).starts_and_sizes()
     _, _, slow = stage_columns(buffer, starts, sizes, SCALAR_FIELDS, OPTION_FIELDS)
     assert 100 < len(slow) < 500, len(slow)
     assert_same(raw)
@@ -187,7 +187,7 @@ def test_the_walker_finds_every_element_pymongo_decodes():
         docs.append(doc)
     raw = b"".join(bson.encode(d) for d in docs)
     buffer = Buffer(raw)
-    starts, sizes = buffer.documents()
+    starts, sizes = DocumentRun.of(raw).starts_and_sizes()
     assert len(starts) == len(docs) and int(sizes.sum()) == len(raw)
     keys = Keys(("a", "ip", "user_agent", "k" * 31, "x" * 8, "x" * 16, "é"))
     elements = scan(buffer, starts, keys, sizes)
@@ -224,7 +224,7 @@ def test_integers_read_at_any_alignment(offset):
 def test_long_strings_stay_views_into_the_batch():
     raw = bson.encode({"ip": "x" * 5000, "user_agent": ""})
     buffer = Buffer(raw)
-    starts, sizes = buffer.documents()
+    starts, sizes = DocumentRun.of(raw).starts_and_sizes()
     elements = scan(buffer, starts, Keys(("ip", "user_agent")), sizes)
     column, _ = texts(buffer, 1, elements, np.flatnonzero(elements.key == 0))
     assert column.to_list() == ["x" * 5000]
