@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 import uuid
 from datetime import date
 from pathlib import Path
@@ -47,6 +48,10 @@ class DuckDBWarehouse(Block):
         description="DuckDB's memory ceiling for loads and queries (it spills to disk beyond it), "
         "so a day of any size loads in the same memory.",
     )
+    lock_timeout_seconds: float = Field(
+        default=300,
+        description="How long to wait for another process (another day's run) to let go of the file.",
+    )
 
     def describe(self) -> str:
         return f"DuckDB warehouse {self.path}"
@@ -79,10 +84,24 @@ class DuckDBWarehouse(Block):
         return result
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
-        Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        """A connection, once the file is free: DuckDB lets one process at a time open
+        it, and runs of different days (a backfill on a worker with a limit above one)
+        take turns rather than fail."""
+        path = Path(self.path).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout_seconds
+        pause = 0.1
+        while True:
+            try:
+                con = duckdb.connect(str(path))
+                break
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc) or time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 2.0)
         # SET rather than a connect config: a process that already holds the file open
         # (dbt-duckdb in the marts flow) refuses a second connection whose config differs
-        con = duckdb.connect(str(Path(self.path).expanduser()))
         con.execute("set memory_limit = ?", [self.memory_limit])
         return con
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -195,3 +199,43 @@ async def test_a_day_loads_from_several_parquet_files(lake, warehouse):
 
     counted = await warehouse.query('select count(*) as n from "raw_bahela"."sessions" where day = ?', [DAY])
     assert (loaded, counted["n"][0]) == (3, 3)
+
+
+def _hold_the_file(path: Path, seconds: float) -> subprocess.Popen:
+    """Another process (another day's run) with the warehouse file open."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('open', flush=True); "
+            "time.sleep(float(sys.argv[2]))",
+            str(path),
+            str(seconds),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "open"
+    return holder
+
+
+async def test_a_run_waits_while_another_process_holds_the_warehouse(warehouse):
+    holder = _hold_the_file(Path(warehouse.path), 2.0)
+    started = time.monotonic()
+    try:
+        answer = await warehouse.query("select 42 as n")
+    finally:
+        holder.wait(timeout=30)
+    assert answer["n"].to_list() == [42]
+    assert time.monotonic() - started >= 1.0  # it waited for the other process
+
+
+async def test_a_file_held_past_the_timeout_fails_with_duckdbs_lock_error(tmp_path):
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"), lock_timeout_seconds=0.5)
+    holder = _hold_the_file(Path(warehouse.path), 10.0)
+    try:
+        with pytest.raises(duckdb.IOException, match="lock"):
+            await warehouse.query("select 1")
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
