@@ -121,7 +121,9 @@ _RANGE = re.compile(r'created_at:\["([^"]+)" TO "([^"]+)"\]')
 class FakeCloudinary(LocalHTTPServer):
     """Cloudinary's Search API over a list of resources: Basic auth, the created_at range
     of the expression, `max_results` pages with `next_cursor`, and injectable faults
-    (rate limits with a reset header, server errors) served before the real answers."""
+    (rate limits with a reset header, server errors, malformed pages) served before the
+    real answers. `paging_fault` makes the real answers page wrongly: "repeat" gives the
+    first page's `next_cursor` on every page, "endless" offers a new cursor past the end."""
 
     def __init__(self, cloud: str, api_key: str, api_secret: str, resources: list[dict]) -> None:
         super().__init__()
@@ -129,11 +131,12 @@ class FakeCloudinary(LocalHTTPServer):
         self.credentials = base64.b64encode(f"{api_key}:{api_secret}".encode()).decode()
         self.resources = sorted(resources, key=lambda r: (r["created_at"], r["public_id"]))
         self.faults: deque[Reply] = deque()
+        self.paging_fault: str | None = None
 
-    def rate_limit(self, reset_in_seconds: float) -> Reply:
+    def rate_limit(self, reset_in_seconds: float, status: int = 420) -> Reply:
         reset = datetime.fromtimestamp(datetime.now(UTC).timestamp() + reset_in_seconds, UTC)
         return Reply(
-            420,
+            status,
             {"error": {"message": "Rate Limit Exceeded"}},
             {
                 "X-FeatureRateLimit-Limit": "500",
@@ -162,6 +165,8 @@ class FakeCloudinary(LocalHTTPServer):
         size = min(int(query.get("max_results", 50)), 500)
         start = int(query.get("next_cursor") or 0)
         page = {"total_count": len(selected), "time": 12, "resources": selected[start : start + size]}
-        if start + size < len(selected):
+        if start + size < len(selected) or self.paging_fault == "endless":
             page["next_cursor"] = str(start + size)
+        if self.paging_fault == "repeat":
+            page["next_cursor"] = str(size)
         return Reply(200, page)
