@@ -20,11 +20,19 @@ the token's signature is taken as checked by Cloud Run's IAM invoker check (whic
 removes it before the request reaches the container); the claims are still checked.
 See README.md for why both modes exist.
 
+Only the lake's own objects are forwarded (lake_layout.py). The bucket must be listed
+in `LAKE_BUCKETS`; without it the function does not start, so it fails closed. The name
+must start with the lake's folder (`LAKE_FOLDER`, or the entry's own `bucket/folder`),
+and the rest must be exactly `<source>/[_rejects/]<dataset>/dt=YYYY-MM-DD/<file>`, with
+a source and dataset the project lands, a real day from 2000-01-01 to tomorrow (UTC),
+and a manifest or a part. Every forwarded manifest can start a load.
+
 Answers: 200 an event was posted (or had been: the id is deterministic); 204 nothing to
-forward (not a finalize event, or an object outside the lake layout; the reason is in
-the `X-Skip-Reason` header); 400 a malformed request from a verified caller; 401/403 the
-caller is not verified; 500 the Prefect API did not take the event (Pub/Sub redelivers,
-and the same event id makes the retry idempotent); 503 Google's certs could not be read.
+forward (not a finalize event, or not the lake's own object; the reason is in the
+`X-Skip-Reason` header and the log); 400 a malformed request from a verified caller;
+401/403 the caller is not verified; 500 the Prefect API did not take the event (Pub/Sub
+redelivers, and the same event id makes the retry idempotent); 503 Google's certs could
+not be read.
 """
 
 from __future__ import annotations
@@ -40,7 +48,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import flask
@@ -50,6 +58,7 @@ import google.auth.transport.requests
 import requests
 from google.auth import exceptions as auth_exceptions
 from google.oauth2 import id_token
+from lake_layout import Lake, LakeObject, OutsideLake, locate, parse_lakes
 
 EVENT_NAME = "lake.object.finalized"
 FINALIZED_CLOUDEVENT = "google.cloud.storage.object.v1.finalized"
@@ -76,6 +85,7 @@ class Config:
     certs_url: str
     caller_verified_by: str | None
     timeout: float
+    lakes: tuple[Lake, ...]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Config:
@@ -101,6 +111,11 @@ class Config:
                 "CALLER_VERIFIED_BY=cloud-run-iam needs EXPECTED_SERVICE_ACCOUNT: every principal with "
                 "run.invoker (project owners and editors too) passes the IAM check"
             )
+        lakes: tuple[Lake, ...] = ()
+        try:
+            lakes = parse_lakes(env.get("LAKE_BUCKETS"), env.get("LAKE_FOLDER"))
+        except ValueError as exc:
+            problems.append(str(exc))
         if problems:
             raise RuntimeError("gcs_to_prefect is not configured: " + "; ".join(problems))
         return cls(
@@ -111,6 +126,7 @@ class Config:
             certs_url=(env.get("OIDC_CERTS_URL") or "").strip() or GOOGLE_CERTS_URL,
             caller_verified_by=verified_by,
             timeout=float(env.get("PREFECT_POST_TIMEOUT_SECONDS") or 15),
+            lakes=lakes,
         )
 
 
@@ -123,45 +139,8 @@ def log(severity: str, message: str, **fields: Any) -> None:
 # -- the lake layout and the event ------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LakeObject:
-    source: str
-    dataset: str  # `<dataset>` or `_rejects/<dataset>`
-    day: date
-    file: str
-
-
-_DAY = re.compile(r"dt=(\d{4}-\d{2}-\d{2})")
-
-
-def parse_object_name(name: str) -> LakeObject | None:
-    """`[<folders>/]<source>/<dataset>/dt=YYYY-MM-DD/<file>` or
-    `[<folders>/]<source>/_rejects/<dataset>/dt=YYYY-MM-DD/<file>`; None for anything else.
-
-    Read from the right, so a leading folder (a lake root inside the bucket) never shifts
-    the source, and `_rejects` is never taken for a source or a dataset on its own."""
-    parts = name.split("/")
-    if len(parts) < 4 or any(not p for p in parts[-4:]):
-        return None
-    file, partition, dataset = parts[-1], parts[-2], parts[-3]
-    match = _DAY.fullmatch(partition)
-    if not match:
-        return None
-    try:
-        day = date.fromisoformat(match.group(1))
-    except ValueError:
-        return None
-    if dataset == "_rejects" or dataset.startswith("dt="):
-        return None
-    if parts[-4] == "_rejects":
-        if len(parts) < 5 or not parts[-5] or parts[-5] == "_rejects":
-            return None
-        return LakeObject(parts[-5], f"_rejects/{dataset}", day, file)
-    return LakeObject(parts[-4], dataset, day, file)
-
-
 def event_id(bucket: str, name: str, generation: str) -> uuid.UUID:
-    """The id the ingest flows give the same object's event (tasks/glamira/ingest.py
+    """The id the ingest flows give the same object's event (blocks/lake.py
     `announce`): one object generation is one event, however often it is announced."""
     return uuid.uuid5(uuid.NAMESPACE_URL, f"{bucket}/{name}/{generation}")
 
@@ -512,6 +491,7 @@ class PrefectEvents:
 CONFIG = Config.from_env()
 VERIFIER = CallerVerifier(CONFIG)
 PREFECT = PrefectEvents(CONFIG)
+log("INFO", "forwarding the objects of these lakes only", lakes=[lake.describe() for lake in CONFIG.lakes])
 if not CONFIG.service_accounts:
     log(
         "WARNING",
@@ -547,12 +527,19 @@ def _forward(notification: Notification, claims: dict) -> flask.Response:
         return Answer(204, "not an object-finalized notification").response()
     if not (notification.bucket and notification.name and notification.generation):
         raise Answer(400, "notification names no bucket, object and generation")
-    where = parse_object_name(notification.name)
-    if where is None:
-        log("INFO", "object outside the lake layout: skipped", object=notification.name, **context)
-        return Answer(
-            204, "object is outside the lake layout <source>/<dataset>/dt=YYYY-MM-DD/<file>"
-        ).response()
+    try:
+        where = locate(notification.bucket, notification.name, CONFIG.lakes, datetime.now(UTC).date())
+    except OutsideLake as outside:
+        log(
+            outside.severity,
+            "object is not the lake's own: skipped",
+            reason=outside.reason,
+            bucket=notification.bucket,
+            object=notification.name,
+            lakes=[lake.describe() for lake in CONFIG.lakes],
+            **context,
+        )
+        return Answer(204, outside.reason).response()
     event = build_event(
         notification.bucket, notification.name, notification.generation, notification.metadata, where
     )

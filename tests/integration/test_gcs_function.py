@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import json
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from google.auth import crypt
 from google.auth import jwt as google_jwt
 
 from tests.support.http_servers import LocalHTTPServer, RecordingServer, Reply, Request
+from tests.support.modules import load_source
 from tests.support.processes import ROOT, free_port, http_ready, start
 
 pytestmark = pytest.mark.integration
@@ -41,7 +41,7 @@ EVENT = "lake.object.finalized"
 AUDIENCE = "https://gcs-to-prefect.functions.test"
 PUSH_ACCOUNT = "gcs-push@test-proj.iam.gserviceaccount.com"
 OTHER_ACCOUNT = "someone-else@other-proj.iam.gserviceaccount.com"
-BUCKET = "glamira-lake-test"
+BUCKET = "glamira-lake-test"  # the function's LAKE_BUCKETS unless a test says otherwise
 MANIFEST = "glamira/events/dt=2026-11-20/_manifest.json"
 PREFECT_KEY = "local-test-prefect-key"  # not a real key: the stand-in API only checks it is sent
 TIME_CREATED = "2026-11-21T02:14:07.512Z"
@@ -137,13 +137,15 @@ def _metadata(name: str, generation: str, bucket: str = BUCKET) -> dict:
     }
 
 
-def push(name: str, generation: str = "1763691247512345", event_type: str = "OBJECT_FINALIZE") -> dict:
+def push(
+    name: str, generation: str = "1763691247512345", event_type: str = "OBJECT_FINALIZE", bucket: str = BUCKET
+) -> dict:
     """A Pub/Sub push request for a GCS notification in the JSON_API_V1 format."""
     attributes = {
-        "notificationConfig": f"projects/_/buckets/{BUCKET}/notificationConfigs/7",
+        "notificationConfig": f"projects/_/buckets/{bucket}/notificationConfigs/7",
         "eventType": event_type,
         "payloadFormat": "JSON_API_V1",
-        "bucketId": BUCKET,
+        "bucketId": bucket,
         "objectId": name,
         "objectGeneration": generation,
         "eventTime": TIME_CREATED,
@@ -152,7 +154,7 @@ def push(name: str, generation: str = "1763691247512345", event_type: str = "OBJ
     return {
         "message": {
             "attributes": attributes,
-            "data": base64.b64encode(json.dumps(_metadata(name, generation)).encode()).decode(),
+            "data": base64.b64encode(json.dumps(_metadata(name, generation, bucket)).encode()).decode(),
             "messageId": message_id,
             "message_id": message_id,
             "publishTime": "2026-11-21T02:14:07.9Z",
@@ -245,6 +247,7 @@ def launch(service_logs, google):
             "EXPECTED_AUDIENCE": AUDIENCE,
             "EXPECTED_SERVICE_ACCOUNT": PUSH_ACCOUNT,
             "OIDC_CERTS_URL": google.certs_url,
+            "LAKE_BUCKETS": BUCKET,
             "THREADS": "4",
             **env,
         }
@@ -300,7 +303,7 @@ def posted_events(recorder: RecordingServer) -> list[dict]:
 # -- to the real Prefect server ----------------------------------------------------------
 
 MANIFEST_GENERATION = "1763691247512345"
-REJECTS = "lake/glamira/_rejects/events/dt=2026-11-19/part-0000.parquet"
+REJECTS = "glamira/_rejects/events/dt=2026-11-19/part-20261120021407a1b2c3-0000.parquet"
 REJECTS_GENERATION = "1763600000000042"
 DELETED = "glamira/events/dt=2026-11-20/part-0004.parquet"
 SKIPPED = [
@@ -333,7 +336,8 @@ def refused_cases(google: GoogleCerts) -> dict[str, tuple[dict, int]]:
 
 
 def refused_name(case: str) -> str:
-    return f"glamira/events/dt=2026-11-20/refused-{case}.json"
+    """A name the function would forward: only the caller is wrong."""
+    return f"glamira/events/dt=2026-11-20/part-{case.replace('-', '')}-0000.parquet"
 
 
 @pytest.fixture(scope="module")
@@ -371,7 +375,7 @@ def delivered(function, google, prefect_server) -> dict[str, httpx.Response]:
         },
         content=b"{}",
     )
-    sentinel = f"glamira/sentinel/dt=2026-11-20/{uuid.uuid4().hex}.json"
+    sentinel = f"glamira/events/dt=2026-11-20/part-{uuid.uuid4().hex}-0000.parquet"
     send("sentinel", bearer(google.token()), push(sentinel))
     assert answers["sentinel"].status_code == 200, answers["sentinel"].text
     wait_for_events(prefect_server, f"gs://{BUCKET}/{sentinel}")
@@ -411,7 +415,7 @@ def test_pubsub_push_becomes_one_prefect_event_even_when_redelivered(delivered, 
     assert datetime.fromisoformat(event["occurred"]) == datetime.fromisoformat(TIME_CREATED)
 
 
-def test_eventarc_cloudevent_of_a_rejects_partition_under_a_lake_folder(delivered, prefect_server):
+def test_eventarc_cloudevent_of_a_rejects_partition(delivered, prefect_server):
     assert delivered["cloudevent"].status_code == 200, delivered["cloudevent"].text
     [event] = events_on(prefect_server, [f"gs://{BUCKET}/{REJECTS}"])
     assert event["id"] == expected_id(REJECTS, REJECTS_GENERATION)
@@ -422,7 +426,7 @@ def test_eventarc_cloudevent_of_a_rejects_partition_under_a_lake_folder(delivere
         "lake.source": "glamira",
         "lake.dataset": "_rejects/events",
         "lake.day": "2026-11-19",
-        "lake.file": "part-0000.parquet",
+        "lake.file": "part-20261120021407a1b2c3-0000.parquet",
     }
 
 
@@ -512,46 +516,151 @@ def test_behind_cloud_run_iam_the_claims_are_still_checked(platform_function, go
     def send(headers: dict, name: str) -> int:
         return httpx.post(platform_function, json=push(name), headers=headers, timeout=30).status_code
 
-    day = "glamira/events/dt=2026-11-21"
-    assert send(bearer(google.stripped()), f"{day}/ok-stripped.json") == 200
-    assert send(bearer(google.token()), f"{day}/ok-signed.json") == 200  # an intact signature is verified
-    assert send(bearer(google.token(signer=google.forger)), f"{day}/forged.json") == 401
-    assert send(bearer(google.stripped(email=OTHER_ACCOUNT)), f"{day}/other-account.json") == 403
-    assert send(bearer(google.stripped(aud="https://elsewhere.test")), f"{day}/other-audience.json") == 401
-    assert send(bearer(google.stripped(issued_ago=7200, lifetime=3600)), f"{day}/expired.json") == 401
-    assert send({}, f"{day}/missing.json") == 401
+    def part(token: str) -> str:
+        return f"glamira/events/dt=2026-11-21/part-{token}-0000.parquet"
+
+    assert send(bearer(google.stripped()), part("okstripped")) == 200
+    assert send(bearer(google.token()), part("oksigned")) == 200  # an intact signature is verified
+    assert send(bearer(google.token(signer=google.forger)), part("forged")) == 401
+    assert send(bearer(google.stripped(email=OTHER_ACCOUNT)), part("otheraccount")) == 403
+    assert send(bearer(google.stripped(aud="https://elsewhere.test")), part("otheraudience")) == 401
+    assert send(bearer(google.stripped(issued_ago=7200, lifetime=3600)), part("expired")) == 401
+    assert send({}, part("missing")) == 401
     # Cloud Run checks X-Serverless-Authorization when present and passes Authorization
     # through unchecked: the function must believe the former
     impostor = {
         "X-Serverless-Authorization": f"Bearer {google.stripped(email=OTHER_ACCOUNT)}",
         "Authorization": f"Bearer {google.stripped()}",
     }
-    assert send(impostor, f"{day}/impostor.json") == 403
+    assert send(impostor, part("impostor")) == 403
     not_bearer = {
         "X-Serverless-Authorization": "Basic c29tZW9uZQ==",
         "Authorization": f"Bearer {google.stripped()}",
     }
-    assert send(not_bearer, f"{day}/not-bearer.json") == 401
+    assert send(not_bearer, part("notbearer")) == 401
     assert [e["resource"]["lake.file"] for e in posted_events(recorder)] == [
-        "ok-stripped.json",
-        "ok-signed.json",
+        "part-okstripped-0000.parquet",
+        "part-oksigned-0000.parquet",
     ]
+
+
+# -- only the lake's own objects ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lake_function(launch, stand_in) -> str:
+    """The lake at the root of BUCKET (LAKE_BUCKETS, no LAKE_FOLDER), posting to the stand-in."""
+    return launch("gcs-function-lake", PREFECT_API_URL=f"{stand_in.url}/api")
+
+
+@pytest.fixture(scope="module")
+def folder_function(launch, stand_in) -> str:
+    """The lake in the folder `lake/` of BUCKET, as a GcsBucket block with bucket_folder."""
+    return launch("gcs-function-lake-folder", PREFECT_API_URL=f"{stand_in.url}/api", LAKE_FOLDER="lake")
+
+
+def deliver(function: str, google: GoogleCerts, name: str, bucket: str = BUCKET) -> httpx.Response:
+    return httpx.post(function, json=push(name, bucket=bucket), headers=bearer(google.token()), timeout=30)
+
+
+def test_an_object_of_a_bucket_not_in_lake_buckets_is_skipped(lake_function, google, recorder):
+    response = deliver(lake_function, google, MANIFEST, bucket="someone-elses-bucket")
+
+    assert response.status_code == 204
+    assert "LAKE_BUCKETS" in response.headers["X-Skip-Reason"]
+    assert recorder.requests == []
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("uploads/anyone/glamira/events/dt=2026-11-20/_manifest.json", "is not <source>/"),
+        ("acme/events/dt=2026-11-20/_manifest.json", "unknown source"),
+        ("glamira/sessions/dt=2026-11-20/_manifest.json", "unknown dataset"),
+        ("glamira/events/dt=9999-12-31/_manifest.json", "between 2000-01-01 and tomorrow"),
+        ("glamira/events/dt=2026-02-30/_manifest.json", "not a calendar date"),
+        ("glamira/events/dt=1999-12-31/_manifest.json", "between 2000-01-01 and tomorrow"),
+        ("glamira/events/dt=2026-11-20/notes.txt", "neither _manifest.json nor a part"),
+    ],
+    ids=[
+        "below-another-folder",
+        "unknown-source",
+        "unknown-dataset",
+        "far-future-day",
+        "impossible-day",
+        "day-before-2000",
+        "not-a-part",
+    ],
+)
+def test_an_object_outside_the_lake_layout_is_skipped_with_the_reason(
+    lake_function, google, recorder, name, reason
+):
+    response = deliver(lake_function, google, name)
+
+    assert response.status_code == 204
+    assert reason in response.headers["X-Skip-Reason"]
+    assert recorder.requests == []
+
+
+@pytest.mark.parametrize(
+    "file", ["part-20261120021407a1b2c3-0003.parquet", "part-0003.parquet"], ids=["new-name", "old-name"]
+)
+def test_a_part_under_either_naming_is_forwarded(lake_function, google, recorder, file):
+    response = deliver(lake_function, google, f"glamira/events/dt=2026-11-20/{file}")
+
+    assert response.status_code == 200, response.text
+    assert [event["resource"]["lake.file"] for event in posted_events(recorder)] == [file]
+
+
+def test_with_a_lake_folder_an_object_under_it_is_forwarded(folder_function, google, recorder):
+    response = deliver(folder_function, google, f"lake/{MANIFEST}")
+
+    assert response.status_code == 200, response.text
+    [event] = posted_events(recorder)
+    assert (event["resource"]["lake.object"], event["resource"]["lake.dataset"]) == (
+        f"lake/{MANIFEST}",
+        "events",
+    )
+
+
+def test_with_a_lake_folder_an_object_outside_it_is_skipped(folder_function, google, recorder):
+    response = deliver(folder_function, google, MANIFEST)
+
+    assert response.status_code == 204
+    assert "LAKE_FOLDER" in response.headers["X-Skip-Reason"]
+    assert recorder.requests == []
 
 
 # -- configuration and the pure parts ------------------------------------------------------
 
 
-def test_refuses_to_start_without_an_audience(tmp_path):
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PREFECT_API_URL": "http://127.0.0.1:9/api"}
-    result = subprocess.run(
+def start_without_serving(tmp_path, **env: str) -> subprocess.CompletedProcess:
+    """functions-framework with only `env`: a configuration it refuses stops it at import."""
+    return subprocess.run(
         [str(FUNCTIONS_FRAMEWORK), "--target", "gcs_to_prefect", "--source", str(SOURCE), "--port", "0"],
-        env=env,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **env},
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_refuses_to_start_without_an_audience(tmp_path):
+    result = start_without_serving(tmp_path, PREFECT_API_URL="http://127.0.0.1:9/api", LAKE_BUCKETS=BUCKET)
+
     assert result.returncode != 0
     assert "EXPECTED_AUDIENCE is not set" in result.stderr
+
+
+def test_refuses_to_start_without_lake_buckets(tmp_path):
+    # fail closed: no allowlist is never "every bucket"
+    result = start_without_serving(
+        tmp_path, PREFECT_API_URL="http://127.0.0.1:9/api", EXPECTED_AUDIENCE=AUDIENCE
+    )
+
+    assert result.returncode != 0
+    assert "LAKE_BUCKETS is not set" in result.stderr
+    assert "EXPECTED_AUDIENCE" not in result.stderr
 
 
 @pytest.fixture(scope="module")
@@ -560,55 +669,16 @@ def main_module():
         env.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
         env.setenv("EXPECTED_AUDIENCE", AUDIENCE)
         env.setenv("EXPECTED_SERVICE_ACCOUNT", PUSH_ACCOUNT)
-        spec = importlib.util.spec_from_file_location("gcs_to_prefect_main", SOURCE)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # dataclasses look their module up while it loads
+        env.setenv("LAKE_BUCKETS", BUCKET)
+        env.syspath_prepend(str(SOURCE.parent))  # main imports lake_layout beside it, as when deployed
         try:
-            spec.loader.exec_module(module)
+            return load_source("gcs_to_prefect_main", SOURCE)
         finally:
-            del sys.modules[spec.name]
-        return module
-
-
-@pytest.mark.parametrize(
-    ("name", "expected"),
-    [
-        (
-            "glamira/events/dt=2026-11-20/_manifest.json",
-            ("glamira", "events", "2026-11-20", "_manifest.json"),
-        ),
-        (
-            "bahela/sessions/dt=2026-01-31/part-0000.parquet",
-            ("bahela", "sessions", "2026-01-31", "part-0000.parquet"),
-        ),
-        ("a/b/lake/glamira/events/dt=2026-11-20/x.parquet", ("glamira", "events", "2026-11-20", "x.parquet")),
-        (
-            "glamira/_rejects/events/dt=2026-11-20/p.parquet",
-            ("glamira", "_rejects/events", "2026-11-20", "p.parquet"),
-        ),
-        (
-            "lake/glamira/_rejects/events/dt=2026-11-20/p.parquet",
-            ("glamira", "_rejects/events", "2026-11-20", "p.parquet"),
-        ),
-        ("events/dt=2026-11-20/p.parquet", None),
-        ("glamira/_rejects/dt=2026-11-20/p.parquet", None),
-        ("_rejects/events/dt=2026-11-20/p.parquet", None),
-        ("glamira/events/dt=2026-02-30/p.parquet", None),
-        ("glamira/events/dt=20261120/p.parquet", None),
-        ("glamira/events/dt=2026-11-20/", None),
-        ("glamira//dt=2026-11-20/p.parquet", None),
-    ],
-)
-def test_object_names_in_and_outside_the_layout(main_module, name, expected):
-    parsed = main_module.parse_object_name(name)
-    if expected is None:
-        assert parsed is None
-    else:
-        assert (parsed.source, parsed.dataset, parsed.day.isoformat(), parsed.file) == expected
+            sys.modules.pop("lake_layout", None)
 
 
 def test_event_id_matches_the_ingest_flows(main_module):
-    # tasks/glamira/ingest.py `announce` uses the same name for the same object generation
+    # blocks/lake.py `announce` uses the same name for the same object generation
     assert main_module.event_id(BUCKET, MANIFEST, "17") == uuid.uuid5(
         uuid.NAMESPACE_URL, f"{BUCKET}/{MANIFEST}/17"
     )
