@@ -8,6 +8,8 @@
     parse_price(price)         the amount as a double; null when missing or unsupported
     price_text_cleaned(price)  digits and separators only (Python's `cleaned`)
     price_is_blank(price)      null, empty or only whitespace: missing, not unsupported
+    price_upper_bound()        the largest supported price, 10^12 (Python's `MAX_PRICE`):
+                               above it, or not finite, a price is unsupported
 
     Dispatched through the dialect pieces of cross_database.sql (regexp_replace_all,
     regexp_contains, sql_string, type_double), which have DuckDB and BigQuery
@@ -15,6 +17,17 @@
     where `\d` and `\s` are ASCII only while Python's (Rust) regex reads them as Unicode
     classes: the patterns below spell out `\p{Nd}` and the White_Space property instead.
 #}
+
+{#
+    The largest supported price: prices.py `MAX_PRICE`, whose docstring says why 10^12
+    (jewellery in the weakest store currency, VND or IDR, stays far below it; a double
+    keeps every cent below it). A string of hundreds of digits casts to infinity: it is
+    above the bound too, and so is NaN (DuckDB orders NaN above every number, BigQuery
+    answers false to any comparison with it).
+#}
+{% macro price_upper_bound() -%}
+    {{- return('1e12') -}}
+{%- endmacro %}
 
 {# Currency symbols and ISO codes a store writes beside a price (prices.py `_CURRENCY`). #}
 {% macro _price_currency_pattern() -%}
@@ -74,8 +87,10 @@
         {%- set number = text %}
         {%- if thousands %}{% set number = 'replace(' ~ number ~ ', ' ~ pipelines.sql_string(thousands) ~ ", '')" %}{% endif %}
         {%- if decimal == ',' %}{% set number = 'replace(' ~ number ~ ", ',', '.')" %}{% endif %}
+        {%- set amount = pipelines.try_cast(number, pipelines.type_double()) %}
+        {#- the bound inside each branch: around the whole case it would repeat every pattern #}
         when {{ pipelines.regexp_contains(text, pattern) }}
-            then {{ pipelines.try_cast(number, pipelines.type_double()) }}
+            then case when {{ amount }} <= {{ pipelines.price_upper_bound() }} then {{ amount }} end
         {%- endfor %}
     end
 {%- endmacro %}

@@ -18,6 +18,25 @@ A separator followed by exactly three digits is a thousands separator (prices he
 carry three decimals). Anything else (`1.2.3,4`, `ab 99` ("from 99"), two prices in one
 string, `99 - 149`, a negative amount) is unsupported: null, and counted by the caller,
 never guessed.
+
+A price of a supported shape is still unsupported when it is above `MAX_PRICE` (10^12)
+or not finite (a string of 400 digits reads as infinity):
+
+| text | read as |
+|---|---|
+| `999,999,999,999.99` | 999999999999.99 |
+| `1,000,000,000,000` | 10^12, the largest supported price |
+| `1,000,000,000,000.01`, `1000000000001` | unsupported |
+| 400 digits, `1` and 130 `,000` groups | unsupported (not finite, or above the bound) |
+| `inf`, `nan`, `1e400` | unsupported (words, never a shape) |
+
+Why 10^12: the prices are jewellery, in every store currency. The weakest of them, the
+Vietnamese dong (about 26,000 to the dollar) and the Indonesian rupiah (about 16,600),
+put a one-million-dollar piece at about 2.6 * 10^10; 10^12 leaves a margin of forty
+times over that, while no store writes a price of thirteen integer digits on purpose.
+Below the bound a double still holds every cent exactly (up to 2^53, about 9 * 10^15),
+and line totals cannot overflow. dbt's `price_upper_bound()` (dbt/macros/parse_price.sql)
+is the same number; the seed dbt/seeds/price_parse_cases.csv holds both to it.
 """
 
 from __future__ import annotations
@@ -31,6 +50,10 @@ _SEPARATORS = {"٫": ".", "٬": ",", "’": "'", "\u00a0": " ", "\u202f": " "}
 _CURRENCY = (
     r"US\$|AU\$|A\$|C\$|NZ\$|HK\$|S\$|R\$|Fr\.|[A-Z]{3}|[€£$¥₹₫₩₽₺₪円]|zł|kr|Kč|Ft|lei|Rp|د\.إ|ر\.س|руб"
 )
+
+# The largest supported price (see the module docstring for why); dbt's twin is the
+# macro `price_upper_bound()`.
+MAX_PRICE = 1e12
 
 _SHAPES: list[tuple[str, str, str]] = [  # (pattern, thousands separator, decimal separator)
     (r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$", ",", "."),
@@ -71,7 +94,9 @@ def parse_price(price: pl.Expr) -> pl.Expr:
     letters_inside = price.str.contains(r"\d[^\d\s.,'٫٬’]+\d")
     # a dash next to a number: a range ("99 - 149") or a negative amount, never a price
     dashed = price.str.contains(r"[-–—−]\s*\d|\d\s*[-–—−]")
-    return pl.when(words | letters_inside | dashed).then(None).otherwise(parsed)
+    # false for infinity (hundreds of digits overflow a double) and NaN as well
+    within_bound = parsed <= MAX_PRICE
+    return pl.when(words | letters_inside | dashed | ~within_bound).then(None).otherwise(parsed)
 
 
 def unsupported(price: pl.Expr, amount: pl.Expr | None = None) -> pl.Expr:

@@ -35,7 +35,7 @@ from tasks.bahela.transform import transform_day
 from tasks.glamira.events import normalise_batch
 from tasks.glamira.geo import BinDatabase, geolocate
 from tasks.glamira.ingest import PRODUCTS_SCHEMA
-from tasks.glamira.prices import parse_price
+from tasks.glamira.prices import MAX_PRICE, parse_price
 from tasks.glamira.user_agents import parse_user_agents
 from tests.support import gcp
 from tests.support.processes import ROOT
@@ -516,6 +516,15 @@ def test_price_cases_seed_states_what_the_python_parser_reads():
     parsed = pl.DataFrame({"price": [c["price_text"] for c in cases]}).select(parse_price(pl.col("price")))
 
     assert parsed.to_series().to_list() == expected
+
+
+def test_price_bound_is_one_number_in_python_and_in_sql(dbt, built):
+    compiled = dbt("compile", "--inline", "select {{ pipelines.price_upper_bound() }} as bound")
+
+    sql = compiled.result.results[0].node.compiled_code
+
+    with duckdb.connect() as con:
+        assert con.sql(sql).fetchall() == [(MAX_PRICE,)] and MAX_PRICE == 1e12
 
 
 def test_docs_generate_writes_the_catalog_of_every_mart(dbt, built):

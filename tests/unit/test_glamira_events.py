@@ -13,7 +13,7 @@ import pytest
 from bson import Decimal128, Int64, ObjectId
 
 from tasks.glamira.events import EVENTS_SCHEMA, REJECTS_SCHEMA, day_bounds, normalise_batch
-from tasks.glamira.prices import parse_price, unsupported
+from tasks.glamira.prices import MAX_PRICE, parse_price, unsupported
 
 DAY = date(2026, 11, 20)
 START, END = day_bounds(DAY)
@@ -66,6 +66,35 @@ def test_unsupported_prices_are_null_and_flagged_never_guessed(text):
     frame = pl.DataFrame({"p": [text]}).select(amount=parse_price(pl.col("p")), bad=unsupported(pl.col("p")))
 
     assert frame.row(0) == (None, True)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["9" * 400, "1" + ",000" * 130, "1,000,000,000,000.01", "1000000000001", "1e400", "inf", "NaN", "INF"],
+)
+def test_prices_above_the_bound_or_not_finite_are_unsupported(text):
+    frame = pl.DataFrame({"p": [text]}).select(amount=parse_price(pl.col("p")), bad=unsupported(pl.col("p")))
+
+    assert frame.row(0) == (None, True)
+
+
+def test_the_bound_itself_and_large_dong_and_rupiah_prices_parse():
+    frame = pl.DataFrame(
+        {"p": ["1,000,000,000,000", "999,999,999,999.99", "25.990.000.000 ₫", "Rp 16.600.000.000"]}
+    )
+
+    amounts = frame.select(parse_price(pl.col("p"))).to_series().to_list()
+
+    assert amounts == [MAX_PRICE, 999_999_999_999.99, 25_990_000_000.0, 16_600_000_000.0]
+
+
+def test_a_cart_line_price_above_the_bound_is_unsupported_like_an_event_price():
+    doc = event(price="9" * 400, cart_products=[{"product_id": 1, "price": "1" + ",000" * 5, "amount": 1}])
+
+    row = only(normalised(doc).events)
+
+    assert (row["price_amount"], row["cart_products"][0]["price_amount"]) == (None, None)
+    assert "unsupported price" in row["issues"] and "unsupported cart line price" in row["issues"]
 
 
 def test_missing_or_empty_price_is_not_an_unsupported_format():

@@ -1,16 +1,42 @@
 -- The pipeline's daily summary and the sessions agree: transactions, revenue and images
--- of every day and booth are those of its fct_sessions rows.
+-- of every day and booth are those of its fct_sessions rows. A day and booth holding an
+-- amount beyond max_bahela_value() is left out: the pipeline's Int64 sum of it may have
+-- wrapped, and a sum here could overflow; fct_sessions' warn test counts that session.
 with
+
+all_sessions as (
+
+    select * from {{ ref('fct_sessions') }}
+
+),
+
+unsummable as (
+
+    select distinct date_day, site
+    from all_sessions
+    where not (amount_idr between 0 and {{ pipelines.max_bahela_value() }})
+
+),
 
 daily_metrics as (
 
-    select * from {{ ref('fct_daily_metrics') }}
+    select daily_metrics.*
+    from {{ ref('fct_daily_metrics') }} as daily_metrics
+    left join unsummable
+        on daily_metrics.date_day = unsummable.date_day
+        and daily_metrics.site = unsummable.site
+    where unsummable.site is null
 
 ),
 
 sessions as (
 
-    select * from {{ ref('fct_sessions') }}
+    select all_sessions.*
+    from all_sessions
+    left join unsummable
+        on all_sessions.date_day = unsummable.date_day
+        and all_sessions.site = unsummable.site
+    where unsummable.site is null
 
 ),
 

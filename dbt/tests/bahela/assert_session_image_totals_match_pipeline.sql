@@ -1,4 +1,7 @@
--- The image totals the pipeline attached to each session are those of its images.
+-- The image totals the pipeline attached to each session are those of its images. The
+-- bytes and pixels of a session holding an image of unsupported size are not compared:
+-- that size is null here (see stg_bahela__images, whose warn test counts it) while the
+-- pipeline summed it.
 with
 
 sessions as (
@@ -25,5 +28,10 @@ left join session_images
     on sessions.session_key = session_images.session_key
 where
     coalesce(sessions.pipeline_image_count, 0) <> coalesce(session_images.image_count, 0)
-    or coalesce(sessions.pipeline_image_bytes, 0) <> coalesce(session_images.image_bytes, 0)
-    or coalesce(sessions.pipeline_image_pixels, 0) <> coalesce(session_images.image_pixels, 0)
+    or (
+        coalesce(session_images.images_with_unsupported_size, 0) = 0
+        and (
+            coalesce(sessions.pipeline_image_bytes, 0) <> coalesce(session_images.image_bytes, 0)
+            or coalesce(sessions.pipeline_image_pixels, 0) <> coalesce(session_images.image_pixels, 0)
+        )
+    )

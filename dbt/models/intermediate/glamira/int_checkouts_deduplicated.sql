@@ -3,6 +3,9 @@
     event id, maybe a later time_stamp. An order is its store and order id (order ids
     repeat across stores); a checkout without an order id is its own order. The first sent
     (earliest time_stamp, then lowest event id) is kept, whatever day the copies fell on.
+    The same event id can also sit on two days of the raw table (its document's
+    time_stamp changed between two extractions, maybe with another order id): its
+    earliest copy alone is a checkout, so that event_id stays a key here.
 #}
 with
 
@@ -26,6 +29,23 @@ checkouts as (
 
 ),
 
+copies as (
+
+    select
+        *,
+        row_number() over (partition by event_id order by time_stamp, date_day, order_key) as copy_order
+
+    from checkouts
+
+),
+
+distinct_events as (
+
+    select * from copies
+    where copy_order = 1
+
+),
+
 numbered as (
 
     select
@@ -33,7 +53,7 @@ numbered as (
         row_number() over (partition by order_key order by time_stamp, event_id) as sent_order,
         count(*) over (partition by order_key) as times_sent
 
-    from checkouts
+    from distinct_events
 
 ),
 

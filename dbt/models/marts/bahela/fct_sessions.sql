@@ -1,6 +1,8 @@
 {#
     Paid, finished photobooth sessions (status `completed`: the booth reached its Result
-    page and the payment went through), each with its photos counted and weighed.
+    page and the payment went through), each with its photos counted and weighed. A
+    session whose raw values are odd (timestamps the pipeline could not read, an amount
+    of 0 or beyond any booth's) is kept as it is; warn-severity tests count it.
 #}
 with
 
@@ -34,7 +36,8 @@ select
     sessions.payment_order_id,
     coalesce(session_images.image_count, 0) as image_count,
     coalesce(session_images.image_bytes, 0) as image_bytes,
-    coalesce(session_images.image_pixels, 0) as image_pixels
+    coalesce(session_images.image_pixels, 0) as image_pixels,
+    sessions.issues
 
 from sessions
 left join session_images

@@ -48,11 +48,20 @@ options_pivoted as (
 
 ),
 
-{# The store is the truth about the currency: lines sometimes carry a symbol (`€`). #}
+{#
+    The store is the truth about the currency: lines sometimes carry a symbol (`€`). A
+    store the seed does not know leaves the currency and the USD amounts null.
+    A line's totals need a quantity from 1 to max_line_quantity() (macros/bounds.sql):
+    a cart `amount` of 0, below 0, missing or absurd is kept, flagged, and left out of
+    the totals rather than multiplied into them.
+#}
 priced as (
 
     select
         order_lines.*,
+        coalesce(
+            order_lines.quantity between 1 and {{ pipelines.max_line_quantity() }}, false
+        ) as quantity_is_supported,
         stores.currency,
         exchange_rates.usd_per_unit
 
@@ -86,11 +95,14 @@ select
         when 'parsed' then true
         when 'unsupported' then false
     end as price_is_supported,
+    priced.quantity_is_supported,
     priced.unit_price_local,
-    priced.unit_price_local * priced.quantity as line_total_local,
+    case when priced.quantity_is_supported then priced.unit_price_local * priced.quantity end as line_total_local,
     priced.usd_per_unit,
     priced.unit_price_local * priced.usd_per_unit as unit_price_usd,
-    priced.unit_price_local * priced.quantity * priced.usd_per_unit as line_total_usd,
+    case
+        when priced.quantity_is_supported then priced.unit_price_local * priced.quantity * priced.usd_per_unit
+    end as line_total_usd,
     priced.is_paypal,
     options_pivoted.option_alloy,
     options_pivoted.option_stone,

@@ -1,3 +1,8 @@
+{#
+    An image belongs to its session of the same day (see stg_bahela__sessions). A size
+    beyond max_bahela_value() (macros/bounds.sql) is no photo's: it reads as unknown
+    (null), flagged by `size_is_supported`, so that no total of sizes can overflow.
+#}
 with
 
 source as (
@@ -10,7 +15,7 @@ renamed as (
 
     select
         asset_id,
-        {{ pipelines.surrogate_key(['site', 'session_code']) }} as session_key,
+        {{ pipelines.surrogate_key(['site', 'session_code', 'day']) }} as session_key,
         day as date_day,
         site,
         session_code,
@@ -23,11 +28,13 @@ renamed as (
         resource_type,
         {{ adapter.quote("type") }} as delivery_type,
         created_at,
-        bytes as image_bytes,
+        case when bytes between 0 and {{ pipelines.max_bahela_value() }} then bytes end as image_bytes,
         width,
         height,
         aspect_ratio,
-        pixels as image_pixels,
+        case when pixels between 0 and {{ pipelines.max_bahela_value() }} then pixels end as image_pixels,
+        coalesce(bytes between 0 and {{ pipelines.max_bahela_value() }}, true)
+            and coalesce(pixels between 0 and {{ pipelines.max_bahela_value() }}, true) as size_is_supported,
         secure_url
 
     from source

@@ -3,6 +3,8 @@ with
 source as (
 
     select * from {{ source('glamira', 'locations') }}
+    -- a row without an address describes nothing: no event can join it (its key would be null)
+    where ip is not null
 
 ),
 

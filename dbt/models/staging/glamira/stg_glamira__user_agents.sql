@@ -3,6 +3,8 @@ with
 source as (
 
     select * from {{ source('glamira', 'user_agents') }}
+    -- a row without a user agent describes nothing: no event can join it (its key would be null)
+    where user_agent is not null
 
 ),
 
