@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import time
 import uuid
 from datetime import date
 from pathlib import Path
@@ -23,6 +22,7 @@ from prefect.blocks.core import Block
 from prefect_gcp.credentials import GcpCredentials
 from pydantic import Field
 
+from pipelines.duckdb_file import connect_when_free
 from pipelines.errors import ConfigurationError
 
 logger = logging.getLogger("pipelines.warehouse")
@@ -89,17 +89,7 @@ class DuckDBWarehouse(Block):
         take turns rather than fail."""
         path = Path(self.path).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + self.lock_timeout_seconds
-        pause = 0.1
-        while True:
-            try:
-                con = duckdb.connect(str(path))
-                break
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc) or time.monotonic() + pause > deadline:
-                    raise
-                time.sleep(pause)
-                pause = min(pause * 2, 2.0)
+        con = connect_when_free(path, self.lock_timeout_seconds)
         # SET rather than a connect config: a process that already holds the file open
         # (dbt-duckdb in the marts flow) refuses a second connection whose config differs
         con.execute("set memory_limit = ?", [self.memory_limit])

@@ -1,6 +1,11 @@
 """warehouse-marts: dbt builds the marts from the raw tables (each model, seed and test a
 task in the Prefect UI, through prefect-dbt), then the Glamira dashboard is rebuilt.
 
+A warehouse that holds only one business's raw tables (or not yet every table of one)
+builds what it can: everything downstream of a missing source table is left out, and the
+run's result, log and artifact say what (tasks/dbt_sources.py). With no source table at
+all there is nothing to build; without the Glamira marts there is no dashboard.
+
 The dbt target follows the warehouse block: DuckDB -> target `local` on its file,
 BigQuery -> target `bigquery` with the block's project, location, dataset prefix and
 credentials. Credentials reach dbt through this process's environment only, never a file.
@@ -11,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date
@@ -24,6 +30,15 @@ from blocks.warehouse import BigQueryWarehouse, DuckDBWarehouse
 from flows.glamira_daily import GlamiraBlocks
 from pipelines.alerts import alert_on_crash, alert_on_failure
 from pipelines.settings import Home
+from tasks.dbt_sources import (
+    Relation,
+    Skipped,
+    SourcePlan,
+    existing_relations,
+    markdown,
+    model_relations,
+    source_tables,
+)
 
 DBT_DIR = Path(__file__).resolve().parents[1] / "dbt"
 DASHBOARD = "glamira-dashboard.html"
@@ -118,6 +133,41 @@ def _dbt_log_level():
     return EventLevel({"warning": "warn", "critical": "error"}.get(level, level))
 
 
+# dbt keeps its adapters, flags and invocation context in process globals (prefect-dbt's
+# runner shares them) and the profile reads os.environ: one invocation at a time per
+# process, or two marts runs in one worker would build against each other's settings
+_DBT = threading.Lock()
+
+
+@contextlib.contextmanager
+def _dbt_session(warehouse: DuckDBWarehouse | BigQueryWarehouse, home: Home) -> Iterator[None]:
+    with _DBT, _environment(dbt_environment(warehouse, home)):
+        yield
+
+
+def _dbt(args: list[str]):
+    from dbt.cli.main import dbtRunner
+
+    result = dbtRunner().invoke([*args, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR)])
+    if not result.success:
+        raise RuntimeError(f"dbt {args[0]} failed: {result.exception}")
+    return result.result
+
+
+def dbt_parse(common: list[str]):
+    """The project's manifest, with the sources' schemas as this warehouse names them."""
+    return _dbt(["parse", *common, "--quiet"])
+
+
+def dbt_list(common: list[str], selection: list[str]) -> Skipped:
+    """The nodes `selection` picks (what an `--exclude` of it leaves out)."""
+    keys = ["--output", "json", "--output-keys", "resource_type name"]
+    # log level none: `ls` prints its list to stdout otherwise, even with --quiet
+    listed = _dbt(["ls", *common, "--select", *selection, *keys, "--log-level", "none"])
+    rows = [json.loads(line) for line in listed or []]
+    return Skipped.of((row["resource_type"], row["name"]) for row in rows)
+
+
 @task(name="dbt-docs", cache_policy=None)
 def dbt_docs(target_path: str) -> str:
     from dbt.cli.main import dbtRunner
@@ -173,30 +223,78 @@ async def warehouse_marts(
     warehouse = await resolve.warehouse(blocks.warehouse, home)
     resolve.log_choices(logger, warehouse=warehouse)
     target_path = home.root / "work" / "dbt" / "target"
-    args = ["build", "--target-path", str(target_path)]
+    common = ["--target-path", str(target_path)]
     if values := dbt_vars(warehouse, start_day, end_day):
-        args += ["--vars", json.dumps(values)]
-    if select:
-        args += ["--select", select]
-    if full_refresh:
-        args.append("--full-refresh")
-    with _environment(dbt_environment(warehouse, home)):
-        settings = PrefectDbtSettings(
-            project_dir=DBT_DIR, profiles_dir=DBT_DIR, target_path=target_path, log_level=_dbt_log_level()
+        common += ["--vars", json.dumps(values)]
+    with _dbt_session(warehouse, home):
+        manifest = dbt_parse(common)
+    sources = source_tables(manifest)
+    plan = SourcePlan.of(sources, await existing_relations(warehouse, [t.relation for t in sources]))
+    status: dict[str, int] = {}
+    skipped = Skipped()
+    docs_site = None
+    if plan.nothing_to_build:
+        logger.warning(
+            "dbt build skipped: none of the dbt project's source tables is in the %s (%s); "
+            "load a business's raw tables first (bahela-daily, glamira-daily)",
+            warehouse.describe(),
+            plan.describe_missing(),
         )
-        result = PrefectDbtRunner(settings=settings, raise_on_failure=True).invoke(args)
-        _wait_for_node_tasks()
-        docs_site = dbt_docs(str(target_path)) if docs else None
-    status = node_statuses(result)
-    summary = {"dbt": status, "docs": docs_site}
+    else:
+        args = ["build", *common]
+        if select:
+            args += ["--select", select]
+        if plan.missing:
+            args += ["--exclude", *plan.exclude]
+        if full_refresh:
+            args.append("--full-refresh")
+        with _dbt_session(warehouse, home):
+            if plan.missing:
+                skipped = dbt_list(common, plan.skipped_selection(select))
+                logger.warning(
+                    "source tables missing from the %s: %s; dbt build leaves out (--exclude %s) %s",
+                    warehouse.describe(),
+                    plan.describe_missing(),
+                    " ".join(plan.exclude),
+                    skipped.line(),
+                )
+            settings = PrefectDbtSettings(
+                project_dir=DBT_DIR, profiles_dir=DBT_DIR, target_path=target_path, log_level=_dbt_log_level()
+            )
+            result = PrefectDbtRunner(settings=settings, raise_on_failure=True).invoke(args)
+            _wait_for_node_tasks()
+            docs_site = dbt_docs(str(target_path)) if docs else None
+        status = node_statuses(result)
+    summary = {
+        "dbt": status,
+        "docs": docs_site,
+        "missing_sources": plan.missing_by_source(),
+        "skipped": skipped.nodes,
+        "dashboard": None,
+    }
+    dashboard_note = "Not rebuilt (dashboard=False)."
     if dashboard:
-        from tasks.glamira.dashboard import build_dashboard
-
-        summary["dashboard"] = str(await build_dashboard(warehouse, home.reports / DASHBOARD))
-        logger.info("dashboard at %s", summary["dashboard"])
+        summary["dashboard"], dashboard_note = await _dashboard(warehouse, home, model_relations(manifest))
+        logger.info("dashboard: %s", dashboard_note)
     await acreate_markdown_artifact(
         key="warehouse-marts",
-        markdown="# dbt build\n\n" + "\n".join(f"- {k}: {v}" for k, v in sorted(status.items())),
+        markdown=markdown(status, plan, skipped, dashboard_note),
         description="dbt build of the marts",
     )
     return summary
+
+
+async def _dashboard(warehouse, home: Home, relations: dict[str, Relation]) -> tuple[str | None, str]:
+    """The dashboard rebuilt (its path and a note), or why not: it reads the Glamira
+    marts, which a warehouse without Glamira's raw tables never gets."""
+    from tasks.glamira.dashboard import MARTS, build_dashboard
+
+    needed = [relations[name] for name in MARTS]
+    absent = sorted(set(needed) - await existing_relations(warehouse, needed))
+    if absent:
+        return None, (
+            f"Skipped: the Glamira marts {', '.join(map(str, absent))} are not in the warehouse "
+            "(the dashboard appears once glamira-daily has loaded a day and warehouse-marts has built them)."
+        )
+    path = str(await build_dashboard(warehouse, home.reports / DASHBOARD))
+    return path, f"Rebuilt at {path}."

@@ -32,6 +32,7 @@ from prefect.client.schemas.objects import StateType
 
 from blocks import resolve
 from blocks.mail import Email
+from pipelines import formatting as fmt
 from pipelines import htmlmail as h
 from pipelines.settings import Home
 
@@ -57,11 +58,22 @@ class Alert:
         return f"{self.state}: {self.flow} / {self.run_name}"
 
     def slack_text(self) -> str:
+        """The Slack message; every value from the run (names, errors) is escaped, so a
+        run named `<!channel>` or an error quoting `<tag>` is shown, not acted on."""
+        esc = fmt.slack_escape
         tasks = (
-            "; ".join(f"`{name}`: {error}" for name, error in self.failed_tasks) or "none (the flow itself)"
+            "; ".join(f"`{esc(name)}`: {esc(error)}" for name, error in self.failed_tasks)
+            or "none (the flow itself)"
         )
-        link = f"<{self.url}|open the run>" if self.url else f"run id {self.run_id}"
-        return f":rotating_light: *{self.title}*\n*Failing task:* {tasks}\n*Error:* {self.error}\n{link}"
+        link = fmt.slack_link(self.url, "open the run") if self.url else f"run id {esc(self.run_id)}"
+        return "\n".join(
+            [
+                f":rotating_light: *{esc(self.title)}*",
+                f"*Failing task:* {tasks}",
+                f"*Error:* {esc(self.error)}",
+                link,
+            ]
+        )
 
     def email(self) -> Email:
         tasks = [[name, error] for name, error in self.failed_tasks] or [["(the flow itself)", self.error]]

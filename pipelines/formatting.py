@@ -77,3 +77,17 @@ def signed_percent(change: float | None) -> str:
         return "n/a"
     arrow = "▲" if change > 0.05 else "▼" if change < -0.05 else "■"
     return f"{arrow} {change:+.1f}%"
+
+
+def slack_escape(text: object) -> str:
+    """A data-derived value (a booth name, a run name, an error) made literal in Slack's
+    mrkdwn, where `<`, `>` and `&` are control characters: `<!channel>` pings everyone,
+    `<http://x|y>` is a link, `&lt;` an entity. Our own markup (`*bold*`, `slack_link`)
+    is added around escaped values, never escaped itself."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_link(url: str, label: str) -> str:
+    """Our own `<url|label>` link, with both parts escaped: a `|` in the URL would end it
+    early, so it is percent-encoded (what a browser sends for it anyway)."""
+    return f"<{slack_escape(url).replace('|', '%7C')}|{slack_escape(label)}>"
