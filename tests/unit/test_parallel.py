@@ -1,17 +1,23 @@
 """tasks.parallel.ordered_map: batches normalised on worker processes come back in order,
-with the same results as in-process, and a one-batch day starts no processes."""
+with the same results as in-process, a one-batch day starts no processes, and workers
+do not outlive the process that started them."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import sys
+import time
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from pipelines.sample_data import glamira
 from tasks import parallel
 from tasks.glamira.events import normalise_batch
+from tests.support.process_tree import ProcessTree
 
 DAY = date(2026, 11, 20)
 
@@ -90,3 +96,77 @@ def test_a_normalised_batch_survives_pickling_whole():
     assert copy.raw_documents == batch.raw_documents == 2_001 and copy.rejects.height == 1
     assert copy.events.equals(batch.events) and copy.events.schema == batch.events.schema
     assert copy.rejects.equals(batch.rejects)
+
+
+def sleep_through(batch: list[float]) -> None:
+    time.sleep(batch[0])
+
+
+def test_a_cancelled_map_ends_its_workers_without_waiting_for_their_batches():
+    # given workers each handed a minute-long batch (the first, instant one runs here)
+    async def cancelled_after(seconds: float) -> None:
+        async def minutes():
+            for duration in (0, 60, 60, 60):
+                yield [duration]
+
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(seconds):
+                async for _ in parallel.ordered_map(sleep_through, minutes(), workers=2):
+                    pass
+
+    # when the map is cancelled (a SIGINT'd run is cancelled the same way)
+    started = time.monotonic()
+    asyncio.run(cancelled_after(3))
+
+    # then it returns long before those batches could have finished
+    assert time.monotonic() - started < 30
+
+
+def mark_then_sleep(batch: tuple[str, float]) -> None:
+    marker, seconds = batch
+    Path(marker).touch()
+    time.sleep(seconds)
+
+
+# A parent whose two workers each sleep through a minute-long batch, as busy as workers
+# normalising a batch; the first batch (no sleep) runs in the parent itself.
+BUSY_PARENT = """
+import asyncio, sys
+from tasks.parallel import ordered_map
+from tests.unit.test_parallel import mark_then_sleep
+
+async def batches():
+    yield (sys.argv[1] + "/0", 0)
+    for n in (1, 2, 3):
+        yield (sys.argv[1] + f"/{n}", 60)
+
+async def main():
+    async for _ in ordered_map(mark_then_sleep, batches(), workers=2):
+        pass
+
+asyncio.run(main())
+"""
+
+
+def test_workers_and_resource_tracker_exit_when_the_parent_is_killed(tmp_path):
+    # given a parent process whose two workers are each busy with a batch
+    markers = tmp_path / "started"
+    markers.mkdir()
+    command = [sys.executable, "-c", BUSY_PARENT, str(markers)]
+    tree = ProcessTree.start(command, dict(os.environ), tmp_path / "parent.log")
+    try:
+        tree.wait_for(
+            lambda t: (markers / "1").exists() and (markers / "2").exists(),
+            timeout=60,
+            what="two batches started on the workers",
+        )
+        assert len(tree.matching("multiprocessing.spawn")) == 2
+        assert len(tree.matching("multiprocessing.resource_tracker")) == 1
+
+        # when the parent is killed outright: no clean-up of its own runs
+        tree.send(signal.SIGKILL)
+
+        # then the workers notice and exit, and the tracker, its pipe closed, follows
+        tree.assert_all_gone(within=5)
+    finally:
+        tree.kill_all()
