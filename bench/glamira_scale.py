@@ -74,11 +74,11 @@ def _in_child(fn, *args):
 
 def dump_runs(path: str, size: int = BATCH, block: int = 64 << 20):
     """The dump as runs of `size` documents with their sizes
-    (`tasks.bson_columns.DocumentRun`), found while reading it block by block: memory
+    (`formats.bson_columns.DocumentRun`), found while reading it block by block: memory
     holds a block and a run, however large the dump."""
     import numpy as np
 
-    from tasks.bson_columns import DocumentRun, length_at, whole_documents
+    from formats.bson_columns import DocumentRun, length_at, whole_documents
 
     data, walked, sizes = b"", 0, []
     with open(path, "rb") as f:
@@ -115,7 +115,7 @@ def generate(path: str, events: int) -> dict:
 def floor(path: str) -> dict:
     import bson
 
-    from tasks.documents import paused_gc
+    from formats.documents import paused_gc
 
     started = time.perf_counter()
     count = 0

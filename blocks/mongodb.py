@@ -1,29 +1,33 @@
 """MongoDB as a source: a live deployment (PyMongo's async client) or a mongodump folder.
 
-Both hand out documents as `RawBSONDocument` batches, so a reader decodes only what it
+Both answer the same MongoDB query document (`find`, `count`) and hand out the matching
+documents as runs of raw BSON bytes (`DocumentRun`), so a reader decodes only what it
 needs and the embedded default exercises the same code path as production.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import logging
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import bson
+import numpy as np
 from bson import json_util
-from bson.codec_options import CodecOptions
-from bson.raw_bson import RawBSONDocument
+from bson.errors import InvalidBSON
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 from pymongo import AsyncMongoClient
 from pymongo.errors import ConnectionFailure, OperationFailure, ServerSelectionTimeoutError
 from pymongo.uri_parser import parse_uri
 
+from formats.bson_columns import Buffer, DocumentRun, length_at, whole_documents
+from formats.bson_query import matching
 from pipelines.errors import SourceUnavailable
 
-RAW = CodecOptions(document_class=RawBSONDocument)
+logger = logging.getLogger("pipelines.mongodb")
 
 
 class MongoDB(Block):
@@ -95,35 +99,32 @@ class MongoDB(Block):
             names = await client.list_database_names()
         return sorted(n for n in names if n.startswith(prefix))
 
-    async def find_between(
-        self,
-        database: str,
-        collection: str,
-        field: str,
-        lower: Any,
-        upper: Any,
-        batch_size: int = 2_000,
-    ) -> AsyncIterator[list[RawBSONDocument]]:
-        """Documents with `lower <= field < upper`, in batches, never the whole range at once."""
+    async def find(
+        self, database: str, collection: str, query: Mapping, batch_size: int = 2_000
+    ) -> AsyncIterator[DocumentRun]:
+        """The documents matching `query`, as runs of about `batch_size` raw documents:
+        the server's batches as they come, never one Python object per document."""
         async with self.client() as client:
-            coll = client.get_database(database, codec_options=RAW)[collection]
-            cursor = coll.find({field: {"$gte": lower, "$lt": upper}}, batch_size=batch_size)
-            batch: list[RawBSONDocument] = []
-            async for doc in cursor:
-                batch.append(doc)
-                if len(batch) >= batch_size:
-                    yield batch
-                    batch = []
-            if batch:
-                yield batch
+            coll = client.get_database(database)[collection]
+            batches = Rebatcher(batch_size)
+            async for raw in coll.find_raw_batches(query, batch_size=batch_size):
+                for run in batches.add(DocumentRun.of(raw)):
+                    yield run
+            if run := batches.rest():
+                yield run
+
+    async def count(self, database: str, collection: str, query: Mapping) -> int:
+        """How many documents match `query`, counted by the server."""
+        async with self.client() as client:
+            return await client.get_database(database)[collection].count_documents(query)
 
 
 class MongoDump(Block):
     """The embedded default: a mongodump folder (`<db>/<collection>.bson`) or
     mongoexport files (`<db>/<collection>.json`, one Extended JSON document per line).
 
-    Range filters follow MongoDB's rules: a value of another type than the bounds never
-    matches, as with a real `$gte`/`$lt` query.
+    Queries follow MongoDB's rules (`formats.bson_query`): the same query document gives
+    the same documents as a live MongoDB holding the dump, odd values included.
     """
 
     _block_type_name = "MongoDB Dump Folder"
@@ -144,47 +145,120 @@ class MongoDump(Block):
             )
         return sorted(p.name for p in root.iterdir() if p.is_dir() and p.name.startswith(prefix))
 
-    async def find_between(
-        self,
-        database: str,
-        collection: str,
-        field: str,
-        lower: Any,
-        upper: Any,
-        batch_size: int = 2_000,
-    ) -> AsyncIterator[list[RawBSONDocument]]:
-        batch: list[RawBSONDocument] = []
-        for doc in self._documents(database, collection):
-            if _in_range(doc, field, lower, upper):
-                batch.append(doc)
-                if len(batch) >= batch_size:
-                    yield batch
-                    batch = []
-        if batch:
-            yield batch
+    async def find(
+        self, database: str, collection: str, query: Mapping, batch_size: int = 2_000
+    ) -> AsyncIterator[DocumentRun]:
+        batches = Rebatcher(batch_size)
+        for run in self._runs(database, collection):
+            starts, sizes = run.starts_and_sizes()
+            matched = matching(Buffer(run.data), starts, sizes, query)
+            for picked in batches.add(run.select(matched)):
+                yield picked
+        if picked := batches.rest():
+            yield picked
 
-    def _documents(self, database: str, collection: str) -> Iterator[RawBSONDocument]:
+    async def count(self, database: str, collection: str, query: Mapping) -> int:
+        """How many documents of the dump match `query`: a pass of its own over the file."""
+        total = 0
+        for run in self._runs(database, collection):
+            starts, sizes = run.starts_and_sizes()
+            total += int(matching(Buffer(run.data), starts, sizes, query).sum())
+        return total
+
+    def _runs(self, database: str, collection: str) -> Iterator[DocumentRun]:
         folder = Path(self.path) / database
         dump, export = folder / f"{collection}.bson", folder / f"{collection}.json"
         if dump.exists():
-            with dump.open("rb") as stream:
-                yield from bson.decode_file_iter(stream, codec_options=RAW)
+            yield from dump_runs(dump)
         elif export.exists():
-            with export.open() as lines:
-                for line in lines:
-                    if line.strip():
-                        doc = json_util.loads(line)
-                        yield RawBSONDocument(bson.encode(doc))
+            yield from export_runs(export)
         else:
             raise SourceUnavailable(f"{self.describe()} has no {database}/{collection}.bson or .json.")
 
 
-def _in_range(doc: RawBSONDocument, field: str, lower: Any, upper: Any) -> bool:
-    try:
-        value = doc[field]
-        return lower <= value < upper
-    except (KeyError, TypeError):
-        return False
+# MongoDB refuses documents over 16 MiB; a length beyond that in a dump is corruption
+LARGEST_DOCUMENT = 16 * 1024 * 1024 + 16 * 1024
+_BLOCK = 32 * 1024 * 1024
+BROKEN_TAIL_KEPT = 64 * 1024
+
+
+def dump_runs(path: Path, block: int = _BLOCK) -> Iterator[DocumentRun]:
+    """A `.bson` dump as runs of whole documents, read a block at a time. Bytes that are
+    not documents (a torn tail, a corrupt length) become one last broken document (its
+    first `BROKEN_TAIL_KEPT` bytes), which readers reject with its reason: the rest of the
+    file is never silently dropped."""
+    size = path.stat().st_size
+    with path.open("rb") as stream:
+        carry, offset = b"", 0  # offset: where `carry` starts in the file
+        while True:
+            chunk = stream.read(block)
+            data = carry + chunk
+            if not data:
+                return
+            sizes, stop = whole_documents(data, 0, len(data))
+            rest = len(data) - stop
+            continues = rest and chunk and (rest < 4 or 5 <= length_at(data, stop) <= LARGEST_DOCUMENT)
+            if rest and not continues:
+                logger.warning(
+                    "%s: bytes %d to %d are not whole BSON documents (a torn or corrupt dump); "
+                    "they are handed on as one broken document and rejected",
+                    path,
+                    offset + stop,
+                    size,
+                )
+                tail = data[stop : stop + BROKEN_TAIL_KEPT]
+                yield DocumentRun(data[:stop] + tail, np.array([*sizes, len(tail)], dtype=np.int64))
+                return
+            if sizes:
+                yield DocumentRun(data[:stop], np.array(sizes, dtype=np.int64))
+            if not chunk:
+                return
+            carry, offset = data[stop:], offset + stop
+
+
+def export_runs(path: Path, lines_per_run: int = 10_000) -> Iterator[DocumentRun]:
+    """mongoexport's Extended JSON lines as runs of BSON documents; a line that is not a
+    JSON document is handed on as its own bytes (a broken document, rejected downstream)."""
+    raw: list[bytes] = []
+    with path.open("rb") as lines:
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                raw.append(bson.encode(json_util.loads(line)))
+            except (ValueError, TypeError, InvalidBSON, OverflowError):
+                raw.append(line.rstrip(b"\r\n"))
+            if len(raw) >= lines_per_run:
+                yield DocumentRun.of(raw)
+                raw = []
+    if raw:
+        yield DocumentRun.of(raw)
+
+
+class Rebatcher:
+    """Runs of documents regrouped into runs of at least `size` documents (the last may
+    be smaller), in order."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.pending: list[DocumentRun] = []
+        self.count = 0
+
+    def add(self, run: DocumentRun) -> Iterator[DocumentRun]:
+        if len(run):
+            self.pending.append(run)
+            self.count += len(run)
+        if self.count >= self.size:
+            yield self._take()
+
+    def rest(self) -> DocumentRun | None:
+        return self._take() if self.count else None
+
+    def _take(self) -> DocumentRun:
+        runs, self.pending, self.count = self.pending, [], 0
+        if len(runs) == 1:
+            return runs[0]
+        return DocumentRun(b"".join(r.data for r in runs), np.concatenate([r.sizes for r in runs]))
 
 
 def documents_to_json_lines(docs: list[dict]) -> str:

@@ -8,6 +8,7 @@ extract images (Cloudinary) ┘                 └─ history (warehouse) ─ c
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from prefect.runtime import flow_run
 from pydantic import BaseModel, Field
 
 from blocks import resolve
+from blocks.lake import Lake
 from pipelines.alerts import alert_on_crash, alert_on_failure
 from pipelines.calendar import DayWindow, yesterday
 from pipelines.concurrency import one_run_per_day
@@ -31,6 +33,9 @@ from tasks.warehouse import load_day, read_history
 
 SOURCE = "bahela"
 SCHEMA = "raw_bahela"
+TIMEOUT_SECONDS = 3600
+# what a run keeps for landing, loading and mailing after its sources have answered
+AFTER_EXTRACT_SECONDS = 300
 
 
 class BahelaBlocks(BaseModel):
@@ -54,7 +59,7 @@ def _run_name() -> str:
     name="bahela-daily",
     flow_run_name=_run_name,
     description="Bahela booth sessions and photos of one day (Asia/Jakarta): lake, warehouse, daily summary mail.",
-    timeout_seconds=3600,
+    timeout_seconds=TIMEOUT_SECONDS,
     on_failure=[alert_on_failure],
     on_crashed=[alert_on_crash],
 )
@@ -72,19 +77,28 @@ async def bahela_daily(
         notify: send the summary mail and Slack message.
         blocks: names of the saved blocks to use.
     """
+    deadline = time.monotonic() + TIMEOUT_SECONDS - AFTER_EXTRACT_SECONDS
     day = day or yesterday(JAKARTA)
-    async with one_run_per_day("bahela-daily", day):
-        return await _process_day(day, sites, notify, blocks)
-
-
-async def _process_day(day: date, sites: list[str] | None, notify: bool, blocks: BahelaBlocks) -> dict:
-    logger = get_run_logger()
     home = Home.from_env()
+    lake = await resolve.lake(blocks.lake, home)
+    async with one_run_per_day(lake, "bahela-daily", day):
+        return await _process_day(day, sites, notify, blocks, home, lake, deadline)
+
+
+async def _process_day(
+    day: date,
+    sites: list[str] | None,
+    notify: bool,
+    blocks: BahelaBlocks,
+    home: Home,
+    lake: Lake,
+    deadline: float,
+) -> dict:
+    logger = get_run_logger()
     samples = home.samples / SOURCE
-    sessions_source, images_source, lake, warehouse, mailer, slack = await asyncio.gather(
+    sessions_source, images_source, warehouse, mailer, slack = await asyncio.gather(
         resolve.mongodb(blocks.mongodb, samples / "mongodump"),
         resolve.cloudinary(blocks.cloudinary, samples / "cloudinary"),
-        resolve.lake(blocks.lake, home),
         resolve.warehouse(blocks.warehouse, home),
         resolve.mailer(blocks.mailer, home),
         resolve.slack(blocks.slack),
@@ -100,11 +114,11 @@ async def _process_day(day: date, sites: list[str] | None, notify: bool, blocks:
     )
 
     window = DayWindow.of(day, JAKARTA)
-    (raw_sessions, found_sites), raw_images = await gather_all(
+    sessions, raw_images = await gather_all(
         extract_sessions(sessions_source, window, sites),
-        extract_images(images_source, window),
+        extract_images(images_source, window, deadline),
     )
-    tables = transform(raw_sessions, raw_images, found_sites, day)
+    tables = transform(sessions, raw_images, day)
 
     history = await read_history(
         warehouse, SCHEMA, "daily_summary", day - timedelta(days=TRAILING_DAYS), day - timedelta(days=1)
@@ -141,6 +155,9 @@ async def _process_day(day: date, sites: list[str] | None, notify: bool, blocks:
         "status": report.payload["status"],
         "revenue_idr": report.payload["totals"]["revenue_idr"]["value"],
         "transactions": report.payload["totals"]["transactions"]["value"],
+        "sessions": tables.sessions.height,
+        "photos": tables.images.height,
+        "set_aside": tables.counts.set_aside,
         "rows": tables.counts.as_dict(),
         "lake": {p.prefix: p.rows for p in landed},
         "report": str(report_path),

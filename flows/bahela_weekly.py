@@ -14,6 +14,7 @@ from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.runtime import flow_run
 
 from blocks import resolve
+from blocks.lake import Lake
 from flows.bahela_daily import SCHEMA, SOURCE, BahelaBlocks, bahela_daily
 from pipelines.alerts import alert_on_crash, alert_on_failure
 from pipelines.calendar import yesterday
@@ -65,17 +66,23 @@ async def bahela_weekly(
     week_ending = week_ending or last_sunday()
     if week_ending.weekday() != 6:
         raise ValueError(f"week_ending must be a Sunday; {week_ending} is a {week_ending:%A}")
-    async with one_run_per_day("bahela-weekly", week_ending):
-        return await _report_week(week_ending, history_days, backtest_weeks, notify, blocks)
+    home = Home.from_env()
+    lake = await resolve.lake(blocks.lake, home)
+    async with one_run_per_day(lake, "bahela-weekly", week_ending):
+        return await _report_week(week_ending, history_days, backtest_weeks, notify, blocks, home, lake)
 
 
 async def _report_week(
-    week_ending: date, history_days: int | None, backtest_weeks: int, notify: bool, blocks: BahelaBlocks
+    week_ending: date,
+    history_days: int | None,
+    backtest_weeks: int,
+    notify: bool,
+    blocks: BahelaBlocks,
+    home: Home,
+    lake: Lake,
 ) -> dict:
     logger = get_run_logger()
-    home = Home.from_env()
-    lake, warehouse, mailer, slack = await asyncio.gather(
-        resolve.lake(blocks.lake, home),
+    warehouse, mailer, slack = await asyncio.gather(
         resolve.warehouse(blocks.warehouse, home),
         resolve.mailer(blocks.mailer, home),
         resolve.slack(blocks.slack),

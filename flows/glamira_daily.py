@@ -156,7 +156,8 @@ async def glamira_daily(
         blocks: names of the saved blocks to use.
     """
     day = _day(day)
-    async with one_run_per_day("glamira-daily", day):
+    lake = await resolve.lake(blocks.lake, Home.from_env())
+    async with one_run_per_day(lake, "glamira-daily", day):
         events = await glamira_events(day=day, batch_size=batch_size, workers=workers, blocks=blocks)
         steps = []
         if geolocate:
@@ -186,7 +187,7 @@ def _markdown(summary: dict) -> str:
     rows = [
         [
             "events",
-            f"{e['read']:,} read, {e['landed']:,} landed in {e['parts']} parts, {e['rejected']:,} rejected",
+            f"{e['read']:,} read, {e['landed']:,} landed in {e['parts']} parts, {e['rejected']:,} set aside",
             f"{e['seconds']}s",
         ],
     ]
@@ -211,11 +212,15 @@ def _markdown(summary: dict) -> str:
             ]
         )
     issues = ", ".join(f"{k}: {v:,}" for k, v in list(e["issues"].items())[:8]) or "none"
+    r = e["reconciliation"]
     return "\n".join(
         [
             f"# Glamira ingest of {summary['day']}",
             "",
             h.markdown_table(["Step", "Counts", "Time"], rows),
+            "",
+            f"Every document accounted for: {r['source']:,} in the source = {r['landed']:,} landed + "
+            f"{r['set_aside']:,} set aside (under glamira/_rejects/events/dt={summary['day']}).",
             "",
             f"Drift handled in the events: {issues}.",
         ]

@@ -8,8 +8,8 @@ never copied: they become Arrow string views pointing into the batch's own buffe
 
 The walk understands the BSON spec's element sizes. It does not judge values: a
 document with anything it cannot size (a regex, an unknown type byte, a length that
-runs past the end) is marked `bad`, and callers decode those few with pymongo, which
-gives the exact error or value.
+runs past the end) or a key that is not plain ASCII is marked `bad`, and callers decode
+those few with pymongo, which gives the exact error or value.
 """
 
 from __future__ import annotations
@@ -136,6 +136,19 @@ class DocumentRun:
 
     def __len__(self) -> int:
         return len(self.sizes)
+
+    def select(self, keep: np.ndarray) -> DocumentRun:
+        """The documents where `keep` is true, in order; consecutive ones are copied as
+        one slice (a day's documents mostly lie together in a dump)."""
+        if keep.all():
+            return self
+        starts, sizes = self.starts_and_sizes()
+        edges = np.flatnonzero(np.diff(np.concatenate([[False], keep, [False]]).astype(np.int8)))
+        pieces = [
+            self.data[starts[first] : starts[last - 1] + sizes[last - 1]]
+            for first, last in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True)
+        ]
+        return DocumentRun(b"".join(pieces), sizes[keep])
 
     def starts_and_sizes(self) -> tuple[np.ndarray, np.ndarray]:
         starts = np.zeros(len(self.sizes), dtype=np.int64)
@@ -264,9 +277,12 @@ def scan(buffer: Buffer, starts: np.ndarray, keys: Keys, sizes: np.ndarray | Non
         kind = buffer.u8[cursor]
         key_length, words = _key_words(buffer, cursor + 1)
         key = keys.match(words, key_length)
+        # a key that is not plain ASCII may not be UTF-8 at all: pymongo's to judge
+        odd_key = ((words[0] | words[1] | words[2] | words[3]) & _HIGHS) != 0
         for i in np.flatnonzero(key_length > MAX_KEY):  # rare: find the NUL the slow way
             nul = buffer.data.find(b"\0", int(cursor[i]) + 1, int(end[i]))
             key_length[i] = (nul - cursor[i] - 1) if nul >= 0 else 1 << 40
+            odd_key[i] |= nul >= 0 and not buffer.data[int(cursor[i]) + 1 : nul].isascii()
         value = cursor + key_length + 2
         size = _FIXED[kind]
         counted = np.flatnonzero(size == -1)
@@ -275,7 +291,7 @@ def scan(buffer: Buffer, starts: np.ndarray, keys: Keys, sizes: np.ndarray | Non
             counted_kind = kind[counted]
             size[counted] = np.where(count >= _LEAST[counted_kind], _BEFORE[counted_kind] + count, -2)
         cursor = value + size
-        broken = (size < 0) | (cursor > end)
+        broken = (size < 0) | (cursor > end) | odd_key
         # a boolean is one byte, 0 or 1; a string ends with its NUL
         flags = np.flatnonzero(kind == BOOLEAN)
         broken[flags] |= buffer.u8[np.minimum(value[flags], buffer.size)] > 1

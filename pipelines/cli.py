@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
+import signal
 import sys
 import time
 from datetime import date, timedelta
@@ -59,6 +60,19 @@ def _prepare_prefect(quiet: bool) -> None:
         os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
     if quiet:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    _temporary_api_ends_with_us()
+
+
+def _temporary_api_ends_with_us() -> None:
+    """Without a configured server Prefect starts a temporary one in a subprocess; make
+    it end with this process however this one ends, even killed (see
+    pipelines/temporary_api.py). A configured server is not ours to stop."""
+    from prefect.settings import get_current_settings
+
+    if not get_current_settings().api.url:
+        from pipelines import temporary_api
+
+        temporary_api.use_for_prefect()
 
 
 def _flow(name: str):
@@ -176,8 +190,12 @@ async def _demo(first: date, last: date, glamira_days: list[date]) -> date:
 
 def _format_marts(result: dict) -> str:
     counts = ", ".join(f"{n} {status}" for status, n in sorted(result.get("dbt", {}).items()))
+    line = f"dbt build: {counts}" if counts else "dbt build skipped: no source table in the warehouse"
+    if missing := result.get("missing_sources"):
+        skipped = sum(len(names) for names in result.get("skipped", {}).values())
+        line += f"; no {', '.join(missing)} tables, so {skipped} nodes left out"
     dashboard = result.get("dashboard")
-    return f"dbt build: {counts}" + (f"; dashboard at {_relative(Path(dashboard))}" if dashboard else "")
+    return line + (f"; dashboard at {_relative(Path(dashboard))}" if dashboard else "; no dashboard")
 
 
 def _rupiah(value) -> str:
@@ -235,7 +253,7 @@ def _format_glamira(result: dict) -> str:
     if "events" not in result:  # one step run alone
         return json.dumps(result, indent=1, default=str)
     e, loc, p = result["events"], result.get("locations"), result.get("products")
-    line = f"{result['day']}  {e['landed']:>8,} events ({e['rejected']} rejected)"
+    line = f"{result['day']}  {e['landed']:>8,} events ({e['rejected']:,} set aside)"
     if loc:
         line += f"  {loc['new']:>7,} new IPs ({loc['looked_up']:,} located)"
     if p:
@@ -259,15 +277,14 @@ def _format_weekly(result: dict) -> str:
 def _format_result(result: dict) -> str:
     from pipelines import formatting as fmt
 
-    rows = result.get("rows", {})
-    set_aside = rows.get("sessions_rejected", 0) + rows.get("images_rejected", 0)
     if result.get("status") == "no_sessions":
         return f"{result['day']}  no sessions"
+    # "set aside" is the rows of the day's `_rejects` datasets: the number the mail and Slack give
     return (
         f"{result['day']}  {fmt.rupiah(result.get('revenue_idr')):>15}  "
         f"{fmt.count(result.get('transactions')):>4} transactions  "
-        f"{rows.get('sessions_kept', 0):>4} sessions  {rows.get('images_kept', 0):>5} photos  "
-        f"{set_aside:>3} set aside"
+        f"{result['sessions']:>4} sessions  {result['photos']:>5} photos  "
+        f"{result['set_aside']:>3} set aside"
     )
 
 
@@ -446,18 +463,52 @@ def sample_data(
 def sql(
     query: Annotated[str, typer.Argument(help="SQL for the embedded DuckDB warehouse.")],
     limit: Annotated[int, typer.Option(help="Rows to print at most.")] = 50,
+    wait: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            metavar="SECONDS",
+            help="How long to wait while another process (a flow run) has the warehouse open.",
+        ),
+    ] = 60,
 ) -> None:
     """Query the embedded warehouse (PIPELINES_HOME/warehouse.duckdb) and print a table.
+
+    DuckDB lets no one read the file while a flow run writes it: the query waits up to
+    --wait seconds for the run to let go.
 
     Example: pipelines sql "select * from raw_bahela.daily_summary order by day desc limit 5\""""
     import duckdb
     import polars as pl
 
+    from pipelines.duckdb_file import connect_when_free, is_lock_conflict
+
     home = Home.from_env()
     if not home.warehouse.exists():
         typer.echo(f"No warehouse at {home.warehouse} yet: run `pipelines demo` first.", err=True)
         raise typer.Exit(1)
-    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+
+    def waiting(lock_error: duckdb.IOException) -> None:
+        typer.echo(
+            f"The warehouse {home.warehouse} is in use by another process ({_holder(lock_error)}): "
+            f"waiting up to {wait:g}s.",
+            err=True,
+        )
+
+    try:
+        connection = connect_when_free(home.warehouse, wait, read_only=True, on_wait=waiting)
+    except duckdb.IOException as exc:
+        if not is_lock_conflict(exc):
+            typer.echo(f"Could not open the warehouse {home.warehouse}: {exc}", err=True)
+            raise typer.Exit(1) from None
+        still, waited = ("still ", f" after {wait:g}s") if wait else ("", "")
+        typer.echo(
+            f"The warehouse {home.warehouse} is {still}in use by another process ({_holder(exc)}){waited}: "
+            "try again once it has finished, or wait longer with --wait SECONDS.",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    with connection as con:
         try:
             frame = pl.from_arrow(con.sql(query).to_arrow_table())
         except duckdb.Error as exc:
@@ -465,6 +516,13 @@ def sql(
             raise typer.Exit(1) from None
     with pl.Config(tbl_rows=limit, tbl_cols=-1, fmt_str_lengths=40, tbl_width_chars=200):
         typer.echo(frame)
+
+
+def _holder(lock_error: Exception) -> str:
+    from pipelines.duckdb_file import lock_holder_pid
+
+    pid = lock_holder_pid(lock_error)
+    return f"PID {pid}, probably a flow run" if pid else "probably a flow run"
 
 
 @app.command("setup")
@@ -542,6 +600,7 @@ async def _create_work_pools() -> list[str]:
 
 
 def main() -> None:
+    _exit_cleanly_on_sigterm()
     try:
         app()
     except KeyboardInterrupt:
@@ -550,18 +609,36 @@ def main() -> None:
         _exit(done.code)
 
 
+def _exit_cleanly_on_sigterm() -> None:
+    """SIGTERM ends a run the way Ctrl-C does: as an exception that unwinds the run (the
+    flow's `finally` blocks stop its worker processes) and then `_exit`, which runs the
+    atexit handlers (Prefect stops its temporary API in one). SIGTERM's default action
+    would skip both and leave those processes running."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # an inherited SIG_IGN stays
+        signal.signal(signal.SIGTERM, _raise_system_exit)
+
+
+def _raise_system_exit(signum: int, frame) -> None:
+    raise SystemExit(128 + signum)  # the status a shell reports for a process killed by signum
+
+
 def _exit(code) -> None:
     """Exit after the atexit handlers (dbt-duckdb closes its connections there) but without
     the interpreter's module teardown, where DuckDB's bindings print pages of harmless
     "nanobind: leaked instance" warnings once dbt has run in the process."""
     import atexit
     import logging
+    import threading
 
     if code is None:
         code = 0
     elif not isinstance(code, int):
         print(code, file=sys.stderr)
         code = 1
+    # In the interpreter's own order: the threads' exit hooks first (Prefect sends a run's
+    # last logs and events to its API in one), then atexit (Prefect stops its temporary
+    # API in one). The other way round those logs were lost, after 5 s of retries.
+    threading._shutdown()
     atexit._run_exitfuncs()
     logging.shutdown()
     sys.stdout.flush()

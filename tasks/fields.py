@@ -24,29 +24,35 @@ UTC_MICROS = pl.Datetime("us", "UTC")
 def flatten(documents: Iterable[Mapping], paths: Mapping[str, str]) -> dict[str, list[str | None]]:
     """`{column: [text of the value at its dotted path, per document]}`; None where missing.
 
-    A path ending in `#length` gives the length of the array there. One pass over the
-    documents: the only per-row Python in a transform, kept to dict lookups.
+    A path ending in `#length` gives the length of the array there, one ending in `#type`
+    the Python type's name of the value (`str`, `int`, `Decimal128`, ...), so a parser can
+    tell "35000" written as text from the number 35000. One pass over the documents: the
+    only per-row Python in a transform, kept to dict lookups.
     """
     split = [(name, *_path(path)) for name, path in paths.items()]
     columns: dict[str, list[str | None]] = {name: [] for name in paths}
-    appenders = [(columns[name].append, keys, length) for name, keys, length in split]
+    appenders = [(columns[name].append, keys, suffix) for name, keys, suffix in split]
     for document in documents:
-        for append, keys, length in appenders:
+        for append, keys, suffix in appenders:
             value = document
             for key in keys:
                 value = value.get(key) if type(value) is dict else None
                 if value is None:
                     break
-            if length and type(value) is list:
+            if suffix == "#type":
+                append(None if value is None else type(value).__name__)
+            elif suffix == "#length" and type(value) is list:
                 append(str(len(value)))
             else:
                 append(value if type(value) is str else as_text(value))
     return columns
 
 
-def _path(path: str) -> tuple[tuple[str, ...], bool]:
-    length = path.endswith("#length")
-    return tuple(path.removesuffix("#length").split(".")), length
+def _path(path: str) -> tuple[tuple[str, ...], str]:
+    for suffix in ("#length", "#type"):
+        if path.endswith(suffix):
+            return tuple(path.removesuffix(suffix).split(".")), suffix
+    return tuple(path.split(".")), ""
 
 
 def as_text(value) -> str | None:
@@ -68,10 +74,33 @@ def as_text(value) -> str | None:
     return str(value)  # ObjectId, Decimal128, Int64, ...
 
 
-def to_int(value: pl.Expr) -> pl.Expr:
-    """Whole numbers, also when written as text or as `35000.0`; anything else is null."""
+INT32_RANGE = (-(2**31), 2**31 - 1)
+# Beyond 2^53 a float no longer holds every whole number: larger counts are not believed.
+INT64_RANGE = (-(2**53), 2**53)
+
+
+def to_int(value: pl.Expr, bounds: tuple[int, int] = INT64_RANGE) -> pl.Expr:
+    """Whole numbers within `bounds`, also when written as text or as `35000.0`; anything
+    else (a fraction, text, not finite, out of range) is null, judged value by value."""
     number = value.str.strip_chars().cast(pl.Float64, strict=False)
-    return pl.when(number.is_finite() & (number == number.round(0))).then(number).cast(pl.Int64)
+    whole = number.is_finite() & (number == number.round(0)) & number.is_between(*bounds)
+    return pl.when(whole).then(number).cast(pl.Int64)
+
+
+def to_money(value: pl.Expr, written_as: pl.Expr, largest: int) -> pl.Expr:
+    """Whole amounts from 0 to `largest`, never guessed: a number of any BSON type must be
+    whole; text must be digits only ("35000"), because "35.000" and "35,000" mean 35
+    thousand in Jakarta and 35 elsewhere. Negative amounts pass (the caller names them);
+    everything else is null."""
+    text = value.str.strip_chars()
+    digits = text.str.contains(r"^-?\d{1,19}$")
+    number = text.cast(pl.Float64, strict=False)
+    whole = number.is_finite() & (number == number.round(0))
+    exact = (
+        pl.when(digits).then(text.str.to_integer(strict=False)).otherwise(number.cast(pl.Int64, strict=False))
+    )
+    readable = pl.when(written_as == "str").then(digits).otherwise(whole & (written_as != "bool"))
+    return pl.when(readable & (number <= largest)).then(exact)
 
 
 def to_float(value: pl.Expr) -> pl.Expr:

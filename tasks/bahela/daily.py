@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from dataclasses import dataclass
 
 import polars as pl
 from bson import ObjectId
@@ -18,21 +18,45 @@ from pipelines.errors import ConfigurationError
 from pipelines.sample_data.bahela import SITE_DATABASE_PREFIX
 from tasks.bahela.images import RAW_IMAGES_SCHEMA
 from tasks.bahela.report import DailyReport, build_daily_report
-from tasks.bahela.sessions import sessions_frame
+from tasks.bahela.sessions import CLOCK_TOLERANCE, sessions_frame
 from tasks.bahela.summary import DETAIL, HEADLINE, TRAILING_DAYS, compare
 from tasks.bahela.transform import DayTables, transform_day
 
 SESSIONS_COLLECTION = "sessions"
 # A late session's documents and photos spill past midnight: read a wider window and
-# let the transform decide which day each record belongs to.
-EXTRACT_MARGIN = timedelta(hours=6)
+# let the transform decide which day each record belongs to. As wide as a session's own
+# clock may stand from its stored time, so every believed session lies in its day's read.
+EXTRACT_MARGIN = CLOCK_TOLERANCE
+
+
+@dataclass(frozen=True)
+class SessionsExtract:
+    raw: pl.DataFrame  # RAW_SESSIONS_SCHEMA: every document the query matched
+    sites: list[str]
+    in_source: int  # the same query counted by the source itself
+
+
+def sessions_query(window: DayWindow) -> dict:
+    """The day's documents and those around it (`EXTRACT_MARGIN`), by when MongoDB stored
+    them: `_id` carries that time and is always indexed, so the range is cheap and still
+    finds documents whose own timestamps are missing, mistyped or wrong. Documents whose
+    `_id` is not an ObjectId carry no stored time: every day reads them and the
+    transform places them by their own start time."""
+    lower, upper = window.widened(EXTRACT_MARGIN)
+    return {
+        "$or": [
+            {"_id": {"$gte": ObjectId.from_datetime(lower), "$lt": ObjectId.from_datetime(upper)}},
+            {"_id": {"$not": {"$type": "objectId"}}},
+        ]
+    }
 
 
 @task(name="extract-sessions", cache_policy=NO_CACHE, task_run_name="extract sessions {window.day}")
 async def extract_sessions(
     source: MongoDB | MongoDump, window: DayWindow, sites: list[str] | None = None
-) -> tuple[pl.DataFrame, list[str]]:
-    """Session documents around the day from every booth's database, as raw JSON rows."""
+) -> SessionsExtract:
+    """Session documents around the day from every booth's database, as raw BSON rows,
+    and how many the source counts for the same query."""
     logger = get_run_logger()
     if sites:
         databases = [f"{SITE_DATABASE_PREFIX}{site}" for site in sites]
@@ -43,37 +67,43 @@ async def extract_sessions(
                 f"{source.describe()} has no booth databases ({SITE_DATABASE_PREFIX}*). "
                 "Check the MongoDB block or pass the flow's `sites` parameter."
             )
-    lower, upper = window.widened(EXTRACT_MARGIN)
-    # `_id` carries the creation time and is always indexed: a range on it is cheap and
-    # still finds documents whose own timestamps are missing or mistyped.
-    bounds = ObjectId.from_datetime(lower), ObjectId.from_datetime(upper)
+    query = sessions_query(window)
 
-    async def one(database: str) -> list[tuple[str, bytes]]:
+    async def one(database: str) -> tuple[list[tuple[str, bytes]], int]:
         site = database.removeprefix(SITE_DATABASE_PREFIX)
         rows = []
-        async for batch in source.find_between(database, SESSIONS_COLLECTION, "_id", *bounds):
-            rows.extend((site, doc.raw) for doc in batch)
-        return rows
+        async for run in source.find(database, SESSIONS_COLLECTION, query):
+            starts, sizes = run.starts_and_sizes()
+            rows.extend(
+                (site, run.data[s : s + n]) for s, n in zip(starts.tolist(), sizes.tolist(), strict=True)
+            )
+        return rows, await source.count(database, SESSIONS_COLLECTION, query)
 
     per_database = await asyncio.gather(*(one(db) for db in databases))
-    frame = sessions_frame(row for rows in per_database for row in rows)
+    frame = sessions_frame(row for rows, _ in per_database for row in rows)
+    counted = sum(n for _, n in per_database)
     logger.info(
-        "read %d session documents from %d booth databases (%s)",
+        "read %d session documents from %d booth databases (%s); the source counts %d",
         frame.height,
         len(databases),
         source.describe(),
+        counted,
     )
-    return frame, [db.removeprefix(SITE_DATABASE_PREFIX) for db in databases]
+    return SessionsExtract(frame, [db.removeprefix(SITE_DATABASE_PREFIX) for db in databases], counted)
 
 
 @task(name="extract-images", cache_policy=NO_CACHE, task_run_name="extract images {window.day}")
-async def extract_images(source: Cloudinary | CloudinaryExport, window: DayWindow) -> pl.DataFrame:
-    """Image resources created around the day, as raw JSON rows."""
+async def extract_images(
+    source: Cloudinary | CloudinaryExport, window: DayWindow, deadline: float | None = None
+) -> pl.DataFrame:
+    """Image resources created around the day, as raw JSON rows. `deadline`
+    (`time.monotonic()`): waits for Cloudinary's rate limit end before it, or the
+    extract fails saying when a re-run will succeed."""
     logger = get_run_logger()
     lower, upper = window.widened(EXTRACT_MARGIN)
     rows: list[str] = []
     pages = 0
-    async for page in source.resources_created_between(lower, upper):
+    async for page in source.resources_created_between(lower, upper, deadline=deadline):
         pages += 1
         rows.extend(json.dumps(resource) for resource in page)
     logger.info("read %d image resources in %d pages (%s)", len(rows), pages, source.describe())
@@ -81,19 +111,11 @@ async def extract_images(source: Cloudinary | CloudinaryExport, window: DayWindo
 
 
 @task(name="transform-day", cache_policy=NO_CACHE, task_run_name="transform {day}")
-def transform(raw_sessions: pl.DataFrame, raw_images: pl.DataFrame, sites: list[str], day) -> DayTables:
-    tables = transform_day(raw_sessions, raw_images, sites, day)
+def transform(sessions: SessionsExtract, raw_images: pl.DataFrame, day) -> DayTables:
+    """The day's tables; fails (nothing landed) unless every document is accounted for."""
+    tables = transform_day(sessions.raw, raw_images, sessions.sites, day, sessions.in_source)
     c = tables.counts
-    get_run_logger().info(
-        "sessions: %d read, %d kept, %d rejected, %d duplicates; images: %d read, %d kept, %d set aside",
-        c.sessions_read,
-        c.sessions_kept,
-        c.sessions_rejected,
-        c.sessions_duplicate,
-        c.images_read,
-        c.images_kept,
-        c.images_rejected,
-    )
+    get_run_logger().info("sessions: %s; images: %s", c.sessions.line(), c.images.line())
     return tables
 
 

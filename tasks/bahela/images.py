@@ -17,6 +17,8 @@ import polars as pl
 from pipelines.settings import JAKARTA
 from tasks.bahela.sessions import REJECTS_SCHEMA
 from tasks.fields import (
+    INT32_RANGE,
+    INT64_RANGE,
     RAW,
     UTC_MICROS,
     flatten,
@@ -64,8 +66,9 @@ IMAGE_TOTALS_SCHEMA = {
 class ImagesOfDay:
     images: pl.DataFrame  # IMAGES_SCHEMA
     rejects: pl.DataFrame  # REJECTS_SCHEMA
-    read: int  # resources of the day read (after removing repeats of the same asset)
-    repeated: int  # the same asset returned twice by the API (paging shifts)
+    read: int  # every resource the extract handed over
+    repeated: int  # the same asset of the day returned twice by the API (paging shifts)
+    other_days: dict[str, int]  # resources of other days: ISO day -> count
 
 
 _TEXT = [
@@ -80,6 +83,13 @@ _TEXT = [
     "secure_url",
 ]
 _INTS = ["version", "bytes", "width", "height", "pixels"]
+
+
+def _bounds(name: str) -> tuple[int, int]:
+    """What the column's type holds: a value beyond it is rejected, never cast into it."""
+    return INT32_RANGE if IMAGES_SCHEMA[name] == pl.Int32() else INT64_RANGE
+
+
 _PARSED = [*_INTS, "created_at", "aspect_ratio"]
 
 
@@ -98,7 +108,7 @@ def normalise_images(raw: pl.DataFrame, seen_sessions: pl.DataFrame, day: date) 
             pl.Series("_decode_problem", broken, dtype=pl.String),
         )
         .with_columns(
-            *(to_int(pl.col(f"_text_{name}")).alias(name) for name in _INTS),
+            *(to_int(pl.col(f"_text_{name}"), _bounds(name)).alias(name) for name in _INTS),
             to_timestamp(pl.col("_text_created_at")).alias("created_at"),
             to_float(pl.col("_text_aspect_ratio")).alias("aspect_ratio"),
             # `public_id` may carry a folder path: the code is in its last segment
@@ -127,7 +137,10 @@ def normalise_images(raw: pl.DataFrame, seen_sessions: pl.DataFrame, day: date) 
                 pl.when(pl.col("public_id").is_not_null() & pl.col("session_code").is_null()).then(
                     pl.lit("public_id is not <session code>-<n>")
                 ),
-                *(unparsed(name, "a whole number", pl.col(f"_text_{name}"), pl.col(name)) for name in _INTS),
+                *(
+                    unparsed(name, "a whole number in range", pl.col(f"_text_{name}"), pl.col(name))
+                    for name in _INTS
+                ),
                 unparsed("created_at", "a timestamp", pl.col("_text_created_at"), pl.col("created_at")),
                 pl.when(pl.col("session_code").is_not_null() & pl.col("session_day").is_null()).then(
                     pl.format("unknown session: {}", "session_code")
@@ -167,7 +180,14 @@ def normalise_images(raw: pl.DataFrame, seen_sessions: pl.DataFrame, day: date) 
         .cast(REJECTS_SCHEMA)
         .sort("record_id")
     )
-    return ImagesOfDay(images=images, rejects=rejects, read=of_day.height, repeated=repeated)
+    elsewhere = joined.filter(pl.col("day") != day).group_by("day").len().sort("day")
+    return ImagesOfDay(
+        images=images,
+        rejects=rejects,
+        read=raw.height,
+        repeated=repeated,
+        other_days={d.isoformat(): n for d, n in elsewhere.iter_rows()},
+    )
 
 
 def _decode(raw: pl.Series) -> tuple[list[dict], list[str | None]]:

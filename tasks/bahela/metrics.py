@@ -13,7 +13,7 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from tasks.bahela.summary import SUMMARY_SCHEMA, SUMS
+from tasks.bahela.summary import SUMMARY_SCHEMA, SUMS, from_storage
 
 # The metrics of the weekly report, in the order people read them, with how they read.
 METRICS: dict[str, tuple[str, str]] = {
@@ -36,7 +36,7 @@ FLAT_BAND = 0.03  # a trend within ±3% per week of the metric's level reads as 
 def complete_days(summary: pl.DataFrame, first: date, last: date) -> pl.DataFrame:
     """Every (day, booth) in range: a booth missing on a day (offline, not yet installed
     there) counts as a day without sessions only between its first and last appearance."""
-    summary = summary.cast(SUMMARY_SCHEMA).filter(pl.col("day").is_between(first, last))
+    summary = from_storage(summary).filter(pl.col("day").is_between(first, last))
     if summary.height == 0:
         return summary
     span = summary.group_by("site").agg(start=pl.col("day").min(), stop=pl.col("day").max())
@@ -53,7 +53,9 @@ def complete_days(summary: pl.DataFrame, first: date, last: date) -> pl.DataFram
 def with_ratios(frame: pl.DataFrame) -> pl.DataFrame:
     tx = pl.col("transactions")
     return frame.with_columns(
-        avg_duration_seconds=pl.when(tx > 0).then(pl.col("total_duration_seconds") / tx),
+        avg_duration_seconds=pl.when(pl.col("timed_transactions") > 0).then(
+            pl.col("total_duration_seconds") / pl.col("timed_transactions")
+        ),
         avg_transaction_idr=pl.when(tx > 0).then(pl.col("revenue_idr") / tx),
     )
 
@@ -154,7 +156,8 @@ def _week_value(summary: pl.DataFrame, metric: str, first: date, last: date) -> 
         return None
     sums = days.select(pl.col(SUMS).sum()).row(0, named=True)
     if metric == "avg_duration_seconds":
-        return sums["total_duration_seconds"] / sums["transactions"] if sums["transactions"] else None
+        timed = sums["timed_transactions"]
+        return sums["total_duration_seconds"] / timed if timed else None
     if metric == "avg_transaction_idr":
         return sums["revenue_idr"] / sums["transactions"] if sums["transactions"] else None
     return float(sums[metric])

@@ -185,16 +185,30 @@ def _avg_label(c: Comparison) -> str:
 def _quality_sentence(tables: DayTables) -> str:
     c = tables.counts
     text = (
-        f"Read {fmt.count(c.sessions_read)} session documents: {fmt.count(c.sessions_kept)} kept, "
-        f"{fmt.count(c.sessions_rejected)} rejected, {fmt.count(c.sessions_duplicate)} duplicates. "
-        f"Read {fmt.count(c.images_read)} images: {fmt.count(c.images_kept)} kept, "
-        f"{fmt.count(c.images_rejected)} set aside."
+        f"Every document accounted for. Sessions: {c.sessions.line()}"
+        + (f" ({fmt.count(c.sessions_duplicate)} of them duplicates)" if c.sessions_duplicate else "")
+        + f". Photos: {c.images.line()}."
     )
     if tables.rejects.height:
         reasons = _reason_counts(tables.rejects).most_common(3)
         text += " Most common: " + "; ".join(f"{r} ({n})" for r, n in reasons) + "."
         text += f" Set-aside rows are in the lake under bahela/_rejects/*/dt={tables.day.isoformat()}."
+    if issues := _issue_counts(tables.sessions).most_common(3):
+        flagged = tables.sessions.filter(pl.col("issues").is_not_null()).height
+        text += (
+            f" {fmt.count(flagged)} kept sessions carry an issue (column `issues`): "
+            + "; ".join(f"{r} ({n})" for r, n in issues)
+            + "."
+        )
     return text
+
+
+def _issue_counts(sessions: pl.DataFrame) -> Counter:
+    counts: Counter = Counter()
+    for issues in sessions["issues"].drop_nulls():
+        for part in issues.split("; "):
+            counts[part.split(":")[0]] += 1
+    return counts
 
 
 def _text(tables: DayTables, comparisons, day_label: str) -> str:
@@ -258,42 +272,41 @@ def _markdown(tables: DayTables, comparisons, day_label: str) -> str:
     c = tables.counts
     out += [
         "",
-        "## Rows",
+        "## Every document accounted for",
         "",
         h.markdown_table(
-            ["Dataset", "Read", "Kept", "Rejected", "Duplicates"],
+            ["Dataset", "In the source", "Read", "Landed", "Set aside", "Other days", "Repeated"],
             [
                 [
-                    "sessions",
-                    str(c.sessions_read),
-                    str(c.sessions_kept),
-                    str(c.sessions_rejected),
-                    str(c.sessions_duplicate),
-                ],
-                [
-                    "images",
-                    str(c.images_read),
-                    str(c.images_kept),
-                    str(c.images_rejected),
-                    str(c.images_repeated),
-                ],
+                    name,
+                    "—" if r.source is None else fmt.count(r.source),
+                    fmt.count(r.read),
+                    fmt.count(r.landed),
+                    fmt.count(r.set_aside),
+                    ", ".join(f"{d}: {n}" for d, n in sorted(r.other_days.items())) or "0",
+                    fmt.count(r.repeated),
+                ]
+                for name, r in (("sessions", c.sessions), ("images", c.images))
             ],
         ),
+        "",
+        _quality_sentence(tables),
     ]
     return "\n".join(out)
 
 
 def _slack(tables: DayTables, comparisons, day_label: str) -> str:
     total = comparisons[ALL]
+    day = fmt.slack_escape(day_label)
     if not tables.has_sessions:
-        return f"*Bahela — {day_label}*: no sessions at any booth."
+        return f"*Bahela — {day}*: no sessions at any booth."
     revenue = total["revenue_idr"]
     best = max(tables.summary.iter_rows(named=True), key=lambda r: r["revenue_idr"])
     return (
-        f"*Bahela — {day_label}*: {fmt.rupiah(revenue.value)} "
+        f"*Bahela — {day}*: {fmt.rupiah(revenue.value)} "
         f"({fmt.signed_percent(revenue.vs_previous_day)} vs yesterday) from "
         f"{fmt.count(total['transactions'].value)} transactions, avg session "
         f"{fmt.duration(total['avg_duration_seconds'].value)}, {fmt.count(total['images'].value)} photos. "
-        f"Top booth: {best['site']} ({fmt.rupiah(best['revenue_idr'])})."
-        + (f" {tables.rejects.height} rows set aside." if tables.rejects.height else "")
+        f"Top booth: {fmt.slack_escape(best['site'])} ({fmt.rupiah(best['revenue_idr'])})."
+        + (f" {fmt.count(tables.counts.set_aside)} rows set aside." if tables.counts.set_aside else "")
     )

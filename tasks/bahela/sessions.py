@@ -3,21 +3,39 @@
 A session is a transaction when it is paid and finished (`page == "Result"` and
 `payment.paid`). Every session of the day is kept with its `status` (`completed`,
 `paid_unfinished`, `unpaid`), so the summary can count sessions and transactions alike.
-Documents that cannot be trusted go to the rejects with every reason that applies.
+
+Every document the extract read is accounted for, one of:
+- **kept**: a session of the day. What is wrong but not fatal is named in `issues`: an
+  optional field that did not parse (left null), times that cannot be believed (duration
+  left unknown), text that was not UTF-8. A paid, finished session is a transaction and
+  its revenue counts even when its clock was wrong.
+- **rejected** with every reason that applies: no usable session code, an amount that is
+  not a whole number of rupiah (text with separators is never guessed at), an unreadable
+  paid flag, bytes that are not a document, or no way to place it on any day.
+- **a duplicate**: a second copy of a session already kept (the highest `__v` wins).
+- **another day's**: the extract reads six hours beyond each end of the day; those
+  documents are counted by the day they belong to and left to its run.
+
+Which day a document belongs to: the Jakarta day its own start time (or app start time)
+falls on, when that time is within six hours of when MongoDB stored it (its ObjectId
+`_id`); otherwise the stored time decides, and the session's own times are left out. A
+document with no ObjectId `_id` and no readable time cannot be placed: every run that
+reads it rejects it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import bson
 import polars as pl
 
+from formats.documents import NOT_UTF8, decode_batch, readable
 from pipelines.settings import JAKARTA
-from tasks.documents import decode_batch, readable
 from tasks.fields import (
+    INT32_RANGE,
     RAW,
     UTC_MICROS,
     flatten,
@@ -26,6 +44,7 @@ from tasks.fields import (
     reasons,
     to_bool,
     to_int,
+    to_money,
     to_timestamp,
     unparsed,
 )
@@ -61,6 +80,7 @@ SESSIONS_SCHEMA: dict[str, pl.DataType] = {
     "captured_images": pl.Int32(),
     "uploaded_images": pl.Int32(),
     "doc_version": pl.Int32(),
+    "issues": pl.String(),
 }
 
 REJECTS_SCHEMA: dict[str, pl.DataType] = {
@@ -79,10 +99,22 @@ SEEN_SCHEMA = {"session_code": pl.String(), "day": pl.Date(), "site": pl.String(
 @dataclass(frozen=True)
 class SessionsOfDay:
     sessions: pl.DataFrame  # SESSIONS_SCHEMA, one row per session of the day
-    rejects: pl.DataFrame  # REJECTS_SCHEMA
+    rejects: pl.DataFrame  # REJECTS_SCHEMA: rejected and duplicate documents of the day
     seen: pl.DataFrame  # SEEN_SCHEMA
-    read: int  # documents read for the day (outside-the-day documents not counted)
+    read: int  # every document the extract handed over
     duplicates: int  # documents that repeated a session already kept
+    other_days: dict[str, int]  # documents of other days: ISO day -> count
+
+    @property
+    def rejected(self) -> int:
+        return self.rejects.height - self.duplicates
+
+
+# Where a session's own clock may stand from the time MongoDB stored it: the extract
+# reads this far beyond each end of the day, so a believed time always lies in a read.
+CLOCK_TOLERANCE = timedelta(hours=6)
+# A booth sells a session for tens of thousands of rupiah; ten billion is no session.
+LARGEST_AMOUNT_IDR = 10_000_000_000
 
 
 def sessions_frame(documents: Iterable[tuple[str, bytes | Mapping]]) -> pl.DataFrame:
@@ -92,26 +124,32 @@ def sessions_frame(documents: Iterable[tuple[str, bytes | Mapping]]) -> pl.DataF
 
 
 def normalise_sessions(raw: pl.DataFrame, day: date) -> SessionsOfDay:
-    """Parse, classify, validate and deduplicate the day's session documents."""
-    documents, broken = decode_batch(raw["document"].to_list())
-    texts = flatten(documents, {f"_text_{name}": path for name, (path, _, _) in FIELDS.items()})
+    """Parse, place, validate and deduplicate the extract's session documents for `day`."""
+    decoded = decode_batch(raw["document"].to_list())
+    paths = {f"_text_{name}": path for name, (path, _, _, _) in FIELDS.items()}
+    paths |= {"_type_mongo_id": "_id#type", **{f"_type_{name}": f"{FIELDS[name][0]}#type" for name in MONEY}}
+    texts = flatten(decoded.documents, paths)
     parsed = (
         raw.lazy()
         .with_columns(
             *(pl.Series(name, values, dtype=pl.String) for name, values in texts.items()),
-            pl.Series("_decode_problem", broken, dtype=pl.String),
+            pl.Series("_decode_problem", decoded.problems, dtype=pl.String),
+            pl.Series("_repaired", decoded.repaired, dtype=pl.Boolean),
         )
-        .with_columns(_parse(name, parser) for name, (_, parser, _) in FIELDS.items())
-        .with_columns(_derived_fields(day))
+        .with_columns(_parse(name, parser) for name, (_, parser, _, _) in FIELDS.items())
+        .with_columns(_placed())
+        .with_columns(_derived_fields())
         .collect()
     )
     seen = (
-        parsed.filter(pl.col("session_code").is_not_null())
+        parsed.filter(pl.col("session_code").is_not_null() & pl.col("day").is_not_null())
         .group_by("session_code", "day", "site", maintain_order=True)
         .agg(kept=pl.col("problems").is_null().any())  # a good copy keeps the session
         .cast(SEEN_SCHEMA)
     )
-    of_day = parsed.filter(pl.col("day") == day)
+    # a document that cannot be placed is rejected by every run that reads it
+    of_day = parsed.filter((pl.col("day") == day) | pl.col("day").is_null()).with_columns(day=pl.lit(day))
+    elsewhere = parsed.filter(pl.col("day") != day)
     valid = of_day.filter(pl.col("problems").is_null())
     invalid = of_day.filter(pl.col("problems").is_not_null())
 
@@ -134,52 +172,81 @@ def normalise_sessions(raw: pl.DataFrame, day: date) -> SessionsOfDay:
         .sort("site", "started_at", "session_code"),
         rejects=rejects,
         seen=seen,
-        read=of_day.height,
+        read=parsed.height,
         duplicates=repeated.height,
+        other_days={d.isoformat(): n for d, n in elsewhere.group_by("day").len().sort("day").iter_rows()},
     )
 
 
-# column -> (JSONPath in the document, parser or None for text, what a value must be)
-FIELDS: dict[str, tuple[str, Callable[[pl.Expr], pl.Expr] | None, str | None]] = {
-    "mongo_id": ("_id", None, None),
-    "code": ("id", None, None),
-    "page": ("page", None, None),
-    "app_started_at": ("progress.appStartTime", to_timestamp, "a timestamp"),
-    "started_at": ("progress.startTime", to_timestamp, "a timestamp"),
-    "ended_at": ("progress.endTime", to_timestamp, "a timestamp"),
-    "lang": ("options.lang", None, None),
-    "filter": ("options.filterFn", None, None),
-    "copies": ("options.copies", to_int, "a whole number"),
-    "retry_mode": ("options.useRetryMode", to_bool, "true or false"),
-    "retry_count": ("options.retryCount", to_int, "a whole number"),
-    "paid_flag": ("payment.paid", to_bool, "true or false"),
-    "amount_idr": ("payment.amount", to_int, "a whole number"),
-    "discount": ("payment.discount", to_int, "a whole number"),
-    "order_id": ("payment.orderId", None, None),
-    "payment_expires_at": ("payment.expiryTime", to_timestamp, "a timestamp"),
-    "captured_images": ("result.capturedImageUrls#length", to_int, None),
-    "uploaded_images": ("result.uploadedImageUrls#length", to_int, None),
-    "doc_version": ("__v", to_int, "a whole number"),
+_RUPIAH = "whole rupiah up to 10 billion (digits only when written as text)"
+# column -> (path in the document, parser or None for text, what a value must be, whether a
+# value that does not parse rejects the document (True) or is left out and named (False))
+FIELDS: dict[str, tuple[str, Callable[[pl.Expr], pl.Expr] | None, str | None, bool]] = {
+    "mongo_id": ("_id", None, None, False),
+    "code": ("id", None, None, True),
+    "page": ("page", None, None, False),
+    "app_started_at": ("progress.appStartTime", to_timestamp, "a timestamp", False),
+    "started_at": ("progress.startTime", to_timestamp, "a timestamp", False),
+    "ended_at": ("progress.endTime", to_timestamp, "a timestamp", False),
+    "lang": ("options.lang", None, None, False),
+    "filter": ("options.filterFn", None, None, False),
+    "copies": ("options.copies", lambda v: to_int(v, INT32_RANGE), "a whole number of at most 2^31", False),
+    "retry_mode": ("options.useRetryMode", to_bool, "true or false", False),
+    "retry_count": (
+        "options.retryCount",
+        lambda v: to_int(v, INT32_RANGE),
+        "a whole number of at most 2^31",
+        False,
+    ),
+    "paid_flag": ("payment.paid", to_bool, "true or false", True),
+    "amount_idr": ("payment.amount", None, _RUPIAH, True),
+    "discount": ("payment.discount", None, _RUPIAH, True),
+    "order_id": ("payment.orderId", None, None, False),
+    "payment_expires_at": ("payment.expiryTime", to_timestamp, "a timestamp", False),
+    "captured_images": ("result.capturedImageUrls#length", lambda v: to_int(v, INT32_RANGE), None, False),
+    "uploaded_images": ("result.uploadedImageUrls#length", lambda v: to_int(v, INT32_RANGE), None, False),
+    "doc_version": ("__v", lambda v: to_int(v, INT32_RANGE), "a whole number of at most 2^31", False),
 }
+MONEY = ("amount_idr", "discount")
+_TIMES = ("app_started_at", "started_at", "ended_at")
 
 
 def _parse(name: str, parser: Callable[[pl.Expr], pl.Expr] | None) -> pl.Expr:
     raw_text = pl.col(f"_text_{name}")
+    if name in MONEY:
+        return to_money(raw_text, pl.col(f"_type_{name}"), LARGEST_AMOUNT_IDR).alias(name)
     return (parser(raw_text) if parser else raw_text).alias(name)
 
 
-def _derived_fields(day: date) -> list[pl.Expr]:
+def _placed() -> list[pl.Expr]:
+    """The day each document belongs to (null: it cannot be placed), and whether its own
+    times can be believed."""
+    stored = pl.when(pl.col("_type_mongo_id") == "ObjectId").then(object_id_time(pl.col("mongo_id")))
+    own = pl.coalesce("started_at", "app_started_at")
+    tolerance = CLOCK_TOLERANCE.total_seconds() * 1e6
+    believed = own.is_not_null() & (
+        stored.is_null() | ((own - stored).dt.total_microseconds().abs() <= tolerance)
+    )
+    anchor = pl.when(believed).then(own).otherwise(stored)
+    return [
+        local_day(anchor, JAKARTA.key).alias("day"),
+        believed.alias("_clock_believed"),
+        (own.is_not_null() & ~believed).alias("_clock_off"),
+        stored.alias("_stored_at"),
+    ]
+
+
+def _derived_fields() -> list[pl.Expr]:
     paid = pl.col("paid_flag").fill_null(False)
     finished = pl.col("page") == "Result"
     completed = paid & finished
-    duration = (pl.col("ended_at") - pl.col("started_at")).dt.total_microseconds() / 1e6
-    # Which day a session belongs to: when it started, else when the guest opened the
-    # app, else when the document was created. The booths' business day is Jakarta's.
-    # A document with none of these (unreadable) is the day's that read it: it is
-    # rejected there rather than lost.
-    anchor = pl.coalesce("started_at", "app_started_at", object_id_time(pl.col("mongo_id")))
+    clock_off = pl.col("_clock_off")
+    started, ended = pl.col("started_at"), pl.col("ended_at")
+    duration = (ended - started).dt.total_microseconds() / 1e6
+    timed = completed & ~clock_off & started.is_not_null() & ended.is_not_null()
+    plausible = timed & (duration >= 0) & (duration <= LONGEST_PLAUSIBLE_SESSION_S)
     code = pl.col("code").str.strip_chars().str.to_lowercase()
-    rules = [
+    problems = [
         pl.col("_decode_problem"),
         pl.when(pl.col("code").is_null() & pl.col("_decode_problem").is_null()).then(
             pl.lit("missing session code (id)")
@@ -189,27 +256,47 @@ def _derived_fields(day: date) -> list[pl.Expr]:
         ),
         *(
             unparsed(path, kind, pl.col(f"_text_{name}"), pl.col(name))
-            for name, (path, parser, kind) in FIELDS.items()
-            if kind is not None
-        ),
-        pl.when(completed & pl.col("started_at").is_null() & pl.col("_text_started_at").is_null()).then(
-            pl.lit("finished session without progress.startTime")
-        ),
-        pl.when(completed & pl.col("ended_at").is_null() & pl.col("_text_ended_at").is_null()).then(
-            pl.lit("finished session without progress.endTime")
-        ),
-        pl.when(completed & (duration < 0)).then(pl.lit("progress.endTime is before progress.startTime")),
-        pl.when(completed & (duration > LONGEST_PLAUSIBLE_SESSION_S)).then(
-            pl.lit("session longer than 3 hours")
+            for name, (path, _, kind, rejects) in FIELDS.items()
+            if kind is not None and rejects
         ),
         pl.when(completed & pl.col("_text_amount_idr").is_null()).then(
             pl.lit("paid session without payment.amount")
         ),
         pl.when(pl.col("amount_idr") < 0).then(pl.lit("payment.amount is negative")),
         pl.when(pl.col("discount") < 0).then(pl.lit("payment.discount is negative")),
+        pl.when(pl.col("day").is_null() & pl.col("_decode_problem").is_null()).then(
+            pl.lit("cannot be placed on a day: _id is not an ObjectId and no start time is readable")
+        ),
+    ]
+    issues = [
+        pl.when(pl.col("_repaired")).then(pl.lit(NOT_UTF8)),
+        *(
+            unparsed(path, kind, pl.col(f"_text_{name}"), pl.col(name))
+            for name, (path, _, kind, rejects) in FIELDS.items()
+            if kind is not None and not rejects
+        ),
+        pl.when(clock_off).then(
+            pl.format(
+                "the booth's clock was off: start time '{}' is more than 6 hours from when the document "
+                "was stored ({}); placed by the stored time, the session's times left out",
+                pl.coalesce("_text_started_at", "_text_app_started_at").str.slice(0, 40),
+                pl.col("_stored_at").dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            )
+        ),
+        pl.when(completed & ~clock_off & started.is_null()).then(
+            pl.lit("duration unknown: no readable progress.startTime")
+        ),
+        pl.when(completed & ~clock_off & ended.is_null()).then(
+            pl.lit("duration unknown: no readable progress.endTime")
+        ),
+        pl.when(timed & (duration < 0)).then(
+            pl.lit("duration unknown: progress.endTime is before progress.startTime")
+        ),
+        pl.when(timed & (duration > LONGEST_PLAUSIBLE_SESSION_S)).then(
+            pl.lit("duration unknown: session longer than 3 hours")
+        ),
     ]
     return [
-        pl.coalesce(local_day(anchor, JAKARTA.key), pl.lit(day)).alias("day"),
         pl.when(code.str.contains(SESSION_CODE)).then(code).alias("session_code"),
         paid.alias("paid"),
         pl.when(completed)
@@ -218,13 +305,15 @@ def _derived_fields(day: date) -> list[pl.Expr]:
         .then(pl.lit("paid_unfinished"))
         .otherwise(pl.lit("unpaid"))
         .alias("status"),
-        pl.when(completed).then(duration).alias("duration_seconds"),
+        *(pl.when(~clock_off).then(pl.col(name)).alias(name) for name in _TIMES),
+        pl.when(plausible).then(duration).alias("duration_seconds"),
         pl.col("discount").fill_null(0).alias("discount_idr"),
         pl.col("retry_count").fill_null(0),
         pl.col("retry_mode").fill_null(False),
         pl.col("doc_version").fill_null(0),
         pl.col("captured_images", "uploaded_images").fill_null(0).cast(pl.Int32),
-        reasons(rules).alias("problems"),
+        reasons(problems).alias("problems"),
+        reasons(issues).alias("issues"),
     ]
 
 

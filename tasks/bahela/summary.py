@@ -25,6 +25,7 @@ SUMMARY_SCHEMA: dict[str, pl.DataType] = {
     "discount_idr": pl.Int64(),
     "discounted_transactions": pl.Int64(),
     "total_duration_seconds": pl.Float64(),
+    "timed_transactions": pl.Int64(),  # transactions whose duration is known: the average's count
     "avg_duration_seconds": pl.Float64(),
     "copies": pl.Int64(),
     "retries": pl.Int64(),
@@ -78,6 +79,7 @@ def daily_summary(sessions: pl.DataFrame, sites: list[str], day: date) -> pl.Dat
         discount_idr=pl.col("discount_idr").filter(done).sum(),
         discounted_transactions=(done & (pl.col("discount_idr") > 0)).sum(),
         total_duration_seconds=pl.col("duration_seconds").filter(done).sum(),
+        timed_transactions=(done & pl.col("duration_seconds").is_not_null()).sum(),
         copies=pl.col("copies").filter(done).sum(),
         retries=pl.col("retry_count").filter(done).sum(),
         images=pl.col("image_count").sum(),
@@ -109,10 +111,17 @@ def totals_by_day(summary: pl.DataFrame) -> pl.DataFrame:
 
 
 def _avg_duration() -> pl.Expr:
-    return (
-        pl.when(pl.col("transactions") > 0)
-        .then(pl.col("total_duration_seconds") / pl.col("transactions"))
-        .alias("avg_duration_seconds")
+    timed = pl.col("timed_transactions")
+    return pl.when(timed > 0).then(pl.col("total_duration_seconds") / timed).alias("avg_duration_seconds")
+
+
+def from_storage(summary: pl.DataFrame) -> pl.DataFrame:
+    """Stored summary rows in today's schema. Rows written before durations could be
+    unknown have no `timed_transactions`: then every transaction had one."""
+    if "timed_transactions" not in summary.columns:
+        summary = summary.with_columns(timed_transactions=pl.col("transactions"))
+    return summary.with_columns(pl.col("timed_transactions").fill_null(pl.col("transactions"))).cast(
+        SUMMARY_SCHEMA
     )
 
 
@@ -152,11 +161,11 @@ def compare(today: pl.DataFrame, history: pl.DataFrame | None, day: date, metric
     run), not zero, so it does not drag the trailing average down.
     """
     window_start = day - timedelta(days=TRAILING_DAYS)
-    past = (
+    past = from_storage(
         history.filter(pl.col("day").is_between(window_start, day - timedelta(days=1)))
         if history is not None and history.height
         else pl.DataFrame(schema=SUMMARY_SCHEMA)
-    ).cast(SUMMARY_SCHEMA)
+    )
     frames = {
         "all booths": (totals_by_day(today), totals_by_day(past)),
         **{
@@ -189,8 +198,8 @@ def _trailing(frame: pl.DataFrame, key: str) -> float | None:
     if frame.height == 0:
         return None
     if key == "avg_duration_seconds":  # a mean of means would weigh quiet days like busy ones
-        transactions = frame["transactions"].sum()
-        return float(frame["total_duration_seconds"].sum() / transactions) if transactions else None
+        timed = frame["timed_transactions"].sum()
+        return float(frame["total_duration_seconds"].sum() / timed) if timed else None
     mean = frame[key].mean()
     return None if mean is None else float(mean)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 
 import polars as pl
@@ -10,23 +10,29 @@ import polars as pl
 from tasks.bahela.images import attach_image_totals, normalise_images
 from tasks.bahela.sessions import normalise_sessions
 from tasks.bahela.summary import daily_summary
+from tasks.reconcile import Reconciliation
 
 
 @dataclass(frozen=True)
 class DayCounts:
-    """Rows read, kept and set aside: nothing leaves the pipeline uncounted."""
+    """Where every document read went: nothing leaves the pipeline uncounted."""
 
-    sessions_read: int
-    sessions_kept: int
-    sessions_rejected: int
-    sessions_duplicate: int
-    images_read: int
-    images_kept: int
-    images_rejected: int
-    images_repeated: int
+    sessions: Reconciliation
+    images: Reconciliation
+    sessions_duplicate: int  # set aside too: a second copy of a session already kept
 
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+    @property
+    def set_aside(self) -> int:
+        """Rows in the `_rejects` datasets, each with its reason: one number, everywhere."""
+        return self.sessions.set_aside + self.images.set_aside
+
+    def as_dict(self) -> dict:
+        return {
+            "sessions": self.sessions.as_dict(),
+            "sessions_duplicate": self.sessions_duplicate,
+            "images": self.images.as_dict(),
+            "set_aside": self.set_aside,
+        }
 
 
 @dataclass(frozen=True)
@@ -45,25 +51,32 @@ class DayTables:
 
 
 def transform_day(
-    raw_sessions: pl.DataFrame, raw_images: pl.DataFrame, sites: list[str], day: date
+    raw_sessions: pl.DataFrame,
+    raw_images: pl.DataFrame,
+    sites: list[str],
+    day: date,
+    sessions_in_source: int | None = None,
 ) -> DayTables:
+    """The day's tables. `sessions_in_source`: how many session documents the source
+    itself counted for the extract's query; the day fails (`ReconciliationError`) unless
+    every one of them is kept, set aside or another day's."""
     sessions = normalise_sessions(raw_sessions, day)
     images = normalise_images(raw_images, sessions.seen, day)
     with_images = attach_image_totals(sessions.sessions, images.images)
     rejects = pl.concat([sessions.rejects, images.rejects])
     counts = DayCounts(
-        sessions_read=sessions.read,
-        sessions_kept=sessions.sessions.height,
-        sessions_rejected=sessions.rejects.height - sessions.duplicates,
+        sessions=Reconciliation(
+            sessions_in_source,
+            sessions.read,
+            sessions.sessions.height,
+            sessions.rejects.height,
+            sessions.other_days,
+        ).check(f"bahela sessions of {day}"),
+        images=Reconciliation(
+            None, images.read, images.images.height, images.rejects.height, images.other_days, images.repeated
+        ).check(f"bahela images of {day}"),
         sessions_duplicate=sessions.duplicates,
-        images_read=images.read,
-        images_kept=images.images.height,
-        images_rejected=images.rejects.height,
-        images_repeated=images.repeated,
     )
-    # every document read is either kept or set aside with a reason
-    assert counts.sessions_read == counts.sessions_kept + counts.sessions_rejected + counts.sessions_duplicate
-    assert counts.images_read == counts.images_kept + counts.images_rejected
     return DayTables(
         day=day,
         sites=sites,

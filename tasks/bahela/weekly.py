@@ -12,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 from tasks.bahela.charts import forecast_chart
 from tasks.bahela.forecast import MIN_HISTORY_DAYS, TARGETS, forecast_target, history_days
 from tasks.bahela.metrics import booth_week, complete_days, daily_totals, trends, week_table
-from tasks.bahela.summary import SUMMARY_SCHEMA
+from tasks.bahela.summary import SUMMARY_SCHEMA, from_storage
 from tasks.bahela.weekly_report import WeeklyInputs, WeeklyReport, build_weekly_report
 
 FORECASTS_SCHEMA = {
@@ -37,7 +37,7 @@ def weekly_inputs(
 ) -> WeeklyInputs:
     """Metrics, trends, forecasts (with enough history) and the chart for the report."""
     logger = logger or logging.getLogger("pipelines.bahela.weekly")
-    summary = (summary if summary is not None else pl.DataFrame(schema=SUMMARY_SCHEMA)).cast(SUMMARY_SCHEMA)
+    summary = from_storage(summary if summary is not None else pl.DataFrame(schema=SUMMARY_SCHEMA))
     summary = summary.filter(pl.col("day") <= week_ending)
     days = history_days(summary)
     first = summary["day"].min() if days else None

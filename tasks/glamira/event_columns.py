@@ -1,5 +1,5 @@
 """The fast path of `tasks.glamira.events`: a batch's events staged straight from the
-BSON bytes (`tasks.bson_columns`), without a Python object per document.
+BSON bytes (`formats.bson_columns`), without a Python object per document.
 
 It takes the shapes the data usually has: scalars that are strings, booleans, integers or
 null; `option` as a list of objects of such scalars, one such object, text, or null; no
@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 from bson.errors import InvalidBSON
 
-from tasks.bson_columns import (
+from formats.bson_columns import (
     ARRAY,
     DOCUMENT,
     NULL,
@@ -59,9 +59,15 @@ def stage_columns(
     slow += [np.flatnonzero(~has_id), repeated(id_rows, n)]  # no ObjectId `_id`, or two
 
     for index, name in enumerate(scalars, start=1):
-        column, others = texts(buffer, n, elements, by_key.get(index, none))
+        chosen = by_key.get(index, none)
+        column, others = texts(buffer, n, elements, chosen)
         columns[name] = column.alias(name)
         slow.append(others)
+        if name == "time_stamp":  # text there is read, but only trusted beside an ObjectId `_id`
+            is_text = np.zeros(n, dtype=bool)
+            is_text[elements.doc[chosen][elements.type[chosen] == STRING]] = True
+            columns["_time_stamp_text"] = pl.Series("_time_stamp_text", is_text)
+    columns["_id_is_object_id"] = pl.Series("_id_is_object_id", has_id)  # the others take the general path
 
     option_raw, option_issue, options, option_slow = _options(
         buffer, n, elements, by_key.get(len(scalars) + 1, none), option_fields

@@ -34,13 +34,14 @@ from datetime import UTC, date, datetime, time
 import numpy as np
 import polars as pl
 import pyarrow as pa
+from bson import ObjectId
 
-from tasks.bson_columns import Buffer, DocumentRun
-from tasks.documents import decode_batch, paused_gc, readable
+from formats.bson_columns import Buffer, DocumentRun
+from formats.documents import NOT_UTF8, decode_batch, paused_gc, readable
+from formats.parquet_parts import EncodedPart
 from tasks.fields import UTC_MICROS, as_text
 from tasks.glamira.event_columns import stage_columns
 from tasks.glamira.prices import parse_price, unsupported
-from tasks.parquet_parts import EncodedPart
 
 OPTION_FIELDS = (
     "option_label",
@@ -128,7 +129,9 @@ REJECTS_SCHEMA: dict[str, pl.DataType] = {
 
 _BASE_SCHEMA = {
     "event_id": pl.String(),
+    "_id_is_object_id": pl.Boolean(),
     "_time_stamp": pl.String(),
+    "_time_stamp_text": pl.Boolean(),
     **{name: pl.String() for name in TEXT_FIELDS},
     **{f"_{name}": pl.String() for name in POSITION_FIELDS},
     "option_raw": pl.String(),
@@ -137,6 +140,7 @@ _BASE_SCHEMA = {
     "_row": pl.Int64(),
 }
 CART_LINE_FIELDS = ("product_id", "price", "currency", "amount")
+BAD_CART_AMOUNT = "cart line amount not a whole number of at most 2^31"
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,39 @@ def day_bounds(day: date) -> tuple[int, int]:
     """The UTC day as `[start, end)` epoch seconds, the unit of `time_stamp`."""
     start = int(datetime.combine(day, time.min, tzinfo=UTC).timestamp())
     return start, start + 86_400
+
+
+# A usable `time_stamp` is a number of seconds between 2000 and 2100; anything else
+# (text, milliseconds, a date, a boolean, null, nothing) cannot place an event on a day.
+PLAUSIBLE_SECONDS = (946_684_800, 4_102_444_800)
+
+
+def day_query(day: date) -> dict:
+    """The MongoDB query for the documents of `day`. Every document of the collection
+    matches the query of exactly one day, or of every day:
+
+    - a usable `time_stamp` places it on that second's UTC day;
+    - otherwise its ObjectId `_id` (the time MongoDB stored it) does, and the normaliser
+      rejects it with the reason, or keeps it when its `time_stamp` is text that names a
+      second of that day;
+    - with neither, it cannot be placed: every day's run reads it and rejects it, so it
+      stays in view until the source is mended.
+    """
+    start, end = day_bounds(day)
+    unusable = {"time_stamp": {"$not": {"$gte": PLAUSIBLE_SECONDS[0], "$lt": PLAUSIBLE_SECONDS[1]}}}
+    return {
+        "$or": [
+            {"time_stamp": {"$gte": start, "$lt": end}},
+            {
+                "_id": {
+                    "$gte": ObjectId.from_datetime(datetime.fromtimestamp(start, UTC)),
+                    "$lt": ObjectId.from_datetime(datetime.fromtimestamp(end, UTC)),
+                },
+                **unusable,
+            },
+            {"_id": {"$not": {"$type": "objectId"}}, **unusable},
+        ]
+    }
 
 
 def normalise_batch(
@@ -172,29 +209,44 @@ def normalise_batch(
     if slow.size:
         slow_raw = [buffer.data[starts[i] : starts[i] + sizes[i]] for i in slow.tolist()]
         with paused_gc():
-            documents, broken = decode_batch(slow_raw)
-            staged = _stage(documents, _object_ids(slow_raw))
-            del documents
+            decoded = decode_batch(slow_raw)
+            staged = _stage(decoded.documents, _object_ids(slow_raw))
         parts.append(
             staged.with_columns(
-                _row=pl.Series(slow, dtype=pl.Int64), _broken=pl.Series(broken, dtype=pl.String)
+                _row=pl.Series(slow, dtype=pl.Int64),
+                _broken=pl.Series(decoded.problems, dtype=pl.String),
+                _repaired=pl.Series(decoded.repaired, dtype=pl.Boolean),
             )
         )
+        del decoded
     stage = pl.concat(parts).sort("_row")
     document = lambda row: buffer.data[starts[row] : starts[row] + sizes[row]]  # noqa: E731
     start, end = day_bounds(day)
-    time_stamp = pl.col("_time_stamp").cast(pl.Float64, strict=False)
-    whole = time_stamp.is_not_null() & (time_stamp == time_stamp.round(0))
-    in_day = whole & (time_stamp >= start) & (time_stamp < end)
+    time_stamp = pl.col("_time_stamp").str.strip_chars().cast(pl.Float64, strict=False)
+    whole = time_stamp.is_finite() & (time_stamp == time_stamp.round(0))
+    in_day = (whole & (time_stamp >= start) & (time_stamp < end)).fill_null(False)
+    # text in `time_stamp` places nothing by itself: only a stored-at time (an ObjectId
+    # `_id`) put the document in this day's read, and the text must agree with it
+    unplaced = pl.col("_time_stamp_text") & ~pl.col("_id_is_object_id")
     checked = stage.with_columns(
         _reason=pl.concat_str(
             [
+                pl.when(pl.col("event_id").is_null()).then(pl.lit("missing _id")),
                 pl.when(pl.col("collection").is_null() | (pl.col("collection") == "")).then(
                     pl.lit("missing collection")
                 ),
                 pl.when(pl.col("_time_stamp").is_null()).then(pl.lit("missing time_stamp")),
-                pl.when(pl.col("_time_stamp").is_not_null() & ~in_day).then(
-                    pl.format("time_stamp not a second of {}: '{}'", pl.lit(day.isoformat()), "_time_stamp")
+                pl.when(pl.col("_time_stamp").is_not_null() & unplaced).then(
+                    pl.lit(
+                        "time_stamp is text and _id is not an ObjectId: the event cannot be placed on a day"
+                    )
+                ),
+                pl.when(pl.col("_time_stamp").is_not_null() & ~unplaced & ~in_day).then(
+                    pl.format(
+                        "time_stamp not a second of {}: '{}'",
+                        pl.lit(day.isoformat()),
+                        pl.col("_time_stamp").str.slice(0, 60),
+                    )
                 ),
             ],
             separator="; ",
@@ -211,7 +263,7 @@ def normalise_batch(
     events = (
         kept.join(amounts, on="price", how="left", maintain_order="left")
         .with_columns(
-            time_stamp=pl.col("_time_stamp").cast(pl.Float64).cast(pl.Int64),
+            time_stamp=time_stamp.cast(pl.Int64),
             **{
                 name: pl.col(f"_{name}").cast(pl.Float64, strict=False).cast(pl.Int32, strict=False)
                 for name in POSITION_FIELDS
@@ -225,10 +277,12 @@ def normalise_batch(
             day=pl.lit(day, dtype=pl.Date()),
             issues=pl.concat_str(
                 [
+                    pl.when(pl.col("_repaired")).then(pl.lit(NOT_UTF8)),
+                    pl.when(pl.col("_time_stamp_text")).then(pl.lit("time_stamp was text")),
                     pl.col("_option_issue"),
                     pl.col("_cart_issue"),
                     pl.when(unsupported(pl.col("price"), pl.col("price_amount"))).then(
-                        pl.format("unsupported price '{}'", "price")
+                        pl.format("unsupported price '{}'", pl.col("price").str.slice(0, 40))
                     ),
                     pl.when(
                         pl.col("cart_products")
@@ -279,7 +333,9 @@ def _staged_fast(
         .cast(_BASE_SCHEMA)
     )
     options = options.filter(pl.Series(fast[options["_row"].to_numpy()], dtype=pl.Boolean))
-    return _with_lists(base, options, None).with_columns(_broken=pl.lit(None, dtype=pl.String))
+    return _with_lists(base, options, None).with_columns(
+        _broken=pl.lit(None, dtype=pl.String), _repaired=pl.lit(False)
+    )
 
 
 _ID_OBJECT_ID = b"\x07_id\x00"
@@ -303,7 +359,12 @@ def _stage(documents: list[Mapping], object_ids: list[str | None]) -> pl.DataFra
     columns: dict[str, list] = {
         "event_id": [
             i if i is not None else _text(d.get("_id")) for i, d in zip(object_ids, documents, strict=True)
-        ]
+        ],
+        "_id_is_object_id": [
+            i is not None or isinstance(d.get("_id"), ObjectId)
+            for i, d in zip(object_ids, documents, strict=True)
+        ],
+        "_time_stamp_text": [type(d.get("time_stamp")) is str for d in documents],
     }
 
     options, cart_lines, cart_options = (
@@ -335,24 +396,33 @@ def _stage(documents: list[Mapping], object_ids: list[str | None]) -> pl.DataFra
     )
 
     line_options = cart_options.frame().group_by("_row", "_line").agg(option=pl.struct(CART_OPTION_FIELDS))
+    written = pl.col("amount").str.strip_chars()
+    number = written.cast(pl.Float64, strict=False)
+    # a quantity is a whole number an Int32 holds; anything else is left out, and said
+    whole = number.is_finite() & (number == number.round(0)) & number.is_between(-(2**31), 2**31 - 1)
     lines = (
         cart_lines.frame()
         .join(line_options, on=["_row", "_line"], how="left")
         .with_columns(
-            amount=pl.col("amount").cast(pl.Float64, strict=False),
+            _bad_amount=written.is_not_null() & (written != "") & ~whole.fill_null(False),
+            amount=pl.when(whole).then(number).cast(pl.Int32),
             option=pl.col("option").fill_null(pl.lit([], dtype=pl.List(CART_OPTION))),
             price_amount=pl.lit(None, dtype=pl.Float64),
         )
-        .with_columns(
-            amount=pl.when(pl.col("amount") == pl.col("amount").round(0))
-            .then(pl.col("amount"))
-            .cast(pl.Int32)
-        )
         .sort("_row", "_line")
         .group_by("_row", maintain_order=True)
-        .agg(cart_products=pl.struct(list(CART_LINE.to_schema())))
+        .agg(cart_products=pl.struct(list(CART_LINE.to_schema())), _bad_amount=pl.col("_bad_amount").any())
     )
-    return _with_lists(base, options.frame(), lines)
+    staged = _with_lists(base, options.frame(), lines.drop("_bad_amount"))
+    bad_amounts = lines.filter("_bad_amount").select("_row", _amount_issue=pl.lit(BAD_CART_AMOUNT))
+    return (
+        staged.join(bad_amounts, on="_row", how="left", maintain_order="left")
+        .with_columns(
+            _cart_issue=pl.concat_str("_cart_issue", "_amount_issue", separator="; ", ignore_nulls=True)
+        )
+        .with_columns(_cart_issue=pl.when(pl.col("_cart_issue") != "").then("_cart_issue"))
+        .drop("_amount_issue")
+    )
 
 
 def _with_lists(base: pl.DataFrame, options: pl.DataFrame, lines: pl.DataFrame | None) -> pl.DataFrame:
@@ -437,7 +507,7 @@ def _options(value, present: bool) -> tuple[list[Mapping], str | None, str | Non
         if stripped.startswith(("[", "{")):
             try:
                 parsed = json.loads(stripped)
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested past any real option
                 parsed = None
             if isinstance(parsed, list | dict):
                 items, _, _ = _options(parsed, True)

@@ -16,11 +16,11 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from blocks.crawl import ProductCrawl
-from blocks.lake import Lake, LandedPartition, partition_prefix, rejects_prefix
+from blocks.lake import Lake, partition_prefix, rejects_prefix
 from blocks.mongodb import MongoDB, MongoDump
-from tasks.bson_columns import DocumentRun
-from tasks.glamira.events import EVENTS_SCHEMA, REJECTS_SCHEMA, day_bounds, normalise_for_landing
+from tasks.glamira.events import EVENTS_SCHEMA, REJECTS_SCHEMA, day_query, normalise_for_landing
 from tasks.parallel import ordered_map
+from tasks.reconcile import Reconciliation
 
 SOURCE = "glamira"
 DATABASE = "glamira"
@@ -46,9 +46,12 @@ class EventsLanded:
     issues: dict[str, int] = field(default_factory=dict)
     uris: list[str] = field(default_factory=list)
     reject_uris: list[str] = field(default_factory=list)
+    reconciliation: Reconciliation | None = None
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        values = asdict(self)
+        values["reconciliation"] = self.reconciliation.as_dict() if self.reconciliation else None
+        return values
 
 
 @task(name="land-events", cache_policy=NO_CACHE, task_run_name="land events {day}")
@@ -57,51 +60,51 @@ async def land_events(
 ) -> EventsLanded:
     """Stream the day's events in batches, normalise each (on `workers` processes, default
     one per core, see `tasks.parallel`) and land it as a parquet part in the order read:
-    the whole day is never in memory. Re-running the day replaces its partition."""
+    the whole day is never in memory. The source then counts the day's documents by
+    itself; only when read = landed + rejected = that count does the new generation
+    replace the day's partitions (events and rejects)."""
     logger = get_run_logger()
     started = time.perf_counter()
     result = EventsLanded(day=day.isoformat())
     issues: Counter = Counter()
-    rejects: list[pl.DataFrame] = []
-    lower, upper = day_bounds(day)
+    query = day_query(day)
+    metadata = {"dataset": "events", "day": day.isoformat()}
 
-    async def raw_batches():
-        async for batch in source.find_between(
-            DATABASE, EVENTS_COLLECTION, "time_stamp", lower, upper, batch_size
-        ):
-            # one run of documents: one bytes object to copy to a worker, not thousands
-            yield DocumentRun.of(doc.raw for doc in batch)
-
-    async def batches():
-        empty = True
+    async with (
+        lake.replacing(partition_prefix(SOURCE, "events", day), metadata) as events,
+        lake.replacing(rejects_prefix(SOURCE, "events", day), metadata) as rejects,
+    ):
         async for normalised in ordered_map(
-            normalise_for_landing, raw_batches(), day, workers=workers, full_batch=batch_size
+            normalise_for_landing,
+            source.find(DATABASE, EVENTS_COLLECTION, query, batch_size),
+            day,
+            workers=workers,
+            full_batch=batch_size,
         ):
             result.read += normalised.raw_documents
             result.landed += normalised.events.rows
             result.rejected += normalised.rejects.height
+            await events.write(normalised.events)
             if normalised.rejects.height:
-                rejects.append(normalised.rejects)
+                await rejects.write(normalised.rejects)
             issues.update(normalised.issues)
             logger.info("batch of %d: %d events landed so far", normalised.raw_documents, result.landed)
-            empty = False
-            yield normalised.events
-        if empty:  # an empty day still gets its (empty) partition with the schema
-            yield pl.DataFrame(schema=EVENTS_SCHEMA)
-
-    landed = await lake.replace_partition_stream(
-        partition_prefix(SOURCE, "events", day), batches(), {"dataset": "events", "day": day.isoformat()}
-    )
-    rejected = pl.concat(rejects) if rejects else pl.DataFrame(schema=REJECTS_SCHEMA)
-    landed_rejects = await lake.replace_partition(rejects_prefix(SOURCE, "events", day), [rejected])
-    await announce(landed, SOURCE, "events", day)
-    await announce(landed_rejects, SOURCE, "_rejects/events", day)
+        if not events.keys:  # an empty day still gets its (empty) partition with the schema
+            await events.write(pl.DataFrame(schema=EVENTS_SCHEMA))
+        if not rejects.keys:
+            await rejects.write(pl.DataFrame(schema=REJECTS_SCHEMA))
+        counted = await source.count(DATABASE, EVENTS_COLLECTION, query)
+        result.reconciliation = Reconciliation(counted, result.read, result.landed, result.rejected).check(
+            f"glamira events of {day}"
+        )
+    landed, landed_rejects = events.landed, rejects.landed
+    assert landed is not None and landed_rejects is not None
     result.parts = len(landed.uris)
     result.uris, result.reject_uris = landed.uris, landed_rejects.uris
     result.issues = dict(issues.most_common())
     result.seconds = round(time.perf_counter() - started, 2)
     logger.info(
-        "%s: %d events read, %d landed in %d parts, %d rejected, in %.1fs (%.0f events/s)",
+        "%s: %d events read, %d landed in %d parts, %d rejected, in %.1fs (%.0f events/s); %s",
         day,
         result.read,
         result.landed,
@@ -109,6 +112,7 @@ async def land_events(
         result.rejected,
         result.seconds,
         result.read / result.seconds if result.seconds else 0,
+        result.reconciliation.line(),
     )
     return result
 
@@ -178,7 +182,6 @@ async def geolocate_new_ips(lake: Lake, store, bin_path: str, day: date) -> Loca
     result.lookups_per_second = round(new.len() / lookup_seconds) if lookup_seconds else 0.0
     result.upserted = await store.upsert(located, day)
     landed = await lake.replace_partition(partition_prefix(SOURCE, "locations", day), [located])
-    await announce(landed, SOURCE, "locations", day)
     result.uris = landed.uris
     result.seconds = round(time.perf_counter() - started, 2)
     logger.info(
@@ -301,14 +304,15 @@ async def crawl_product_names(lake: Lake, settings: ProductCrawl, workdir: str, 
         .sort("len", descending=True)
         .iter_rows()
     )
-    prefix = partition_prefix(SOURCE, "products", day)
-    landed = await lake.replace_partition(prefix, [frame], {"dataset": "products", "day": day.isoformat()})
     csv = frame.drop("day", "fetched_url", "source", "transient").select(
         "product_id", "name", "price", "currency", "url", "status", "outcome", "reason", "crawled_at"
     )
-    await lake.write_file(f"{prefix}/products.csv", csv.write_csv().encode())
-    await announce(landed, SOURCE, "products", day)
-    result.uris, result.csv = landed.uris, lake.uri(f"{prefix}/products.csv")
+    metadata = {"dataset": "products", "day": day.isoformat()}
+    async with lake.replacing(partition_prefix(SOURCE, "products", day), metadata) as products:
+        await products.write(frame)
+        result.csv = await products.attach("products.csv", csv.write_csv().encode())
+    assert products.landed is not None
+    result.uris = products.landed.uris
     result.seconds = round(time.perf_counter() - started, 2)
     logger.info(
         "%s: %d products seen, %d already named, %d crawled: %d named, %d failed %s",
@@ -360,43 +364,4 @@ async def parse_new_user_agents(lake: Lake, day: date) -> dict:
         new.len(),
         dict(parsed.group_by("device_type").len().iter_rows()),
     )
-    await announce(landed, SOURCE, "user_agents", day)
     return {"user_agents": agents.len(), "new": new.len(), "uris": landed.uris}
-
-
-# -- events on the Prefect API -------------------------------------------------------------
-
-LAKE_EVENT = "lake.object.finalized"
-
-
-async def announce(landed: LandedPartition, source: str, dataset: str, day: date) -> None:
-    """One `lake.object.finalized` event per landed object, the parts first and the
-    manifest last, exactly as the GCS notification function would send them: a
-    deployment trigger on manifests loads the partition into the warehouse."""
-    from uuid import NAMESPACE_URL, uuid5
-
-    from prefect.events import emit_event
-
-    for item in landed.objects:
-        emit_event(
-            event=LAKE_EVENT,
-            resource={
-                "prefect.resource.id": item.uri if item.bucket else f"file://{item.name}",
-                "prefect.resource.name": item.name,
-                "lake.bucket": item.bucket,
-                "lake.object": item.name,
-                "lake.generation": item.generation,
-                "lake.source": source,
-                "lake.dataset": dataset,
-                "lake.day": day.isoformat(),
-                "lake.file": item.key.rsplit("/", 1)[-1],
-            },
-            # the payload a GCS notification carries (functions/gcs_to_prefect sends the same)
-            payload={
-                "bucket": item.bucket,
-                "name": item.name,
-                "generation": item.generation,
-                "size": item.size,
-            },
-            id=uuid5(NAMESPACE_URL, f"{item.bucket}/{item.name}/{item.generation}"),
-        )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import email
 import json
+import re
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
@@ -83,8 +84,10 @@ async def test_rerun_of_the_same_day_changes_nothing(prefect_api, home):
     assert sessions.height == sessions.select("site", "session_code").n_unique() > 100
     assert attachment(home / "outbox" / f"bahela-daily-{DAY}.eml") == mail_before
     assert first["rows"] == second["rows"]
-    parts = sorted(p.name for p in (home / "lake" / "bahela" / "sessions" / f"dt={DAY}").iterdir())
-    assert parts == ["_manifest.json", "part-0000.parquet"]
+    folder = home / "lake" / "bahela" / "sessions" / f"dt={DAY}"
+    manifest = json.loads((folder / "_manifest.json").read_text())
+    assert len(manifest["parts"]) == 1  # the second generation, and nothing of the first
+    assert sorted(p.name for p in folder.iterdir()) == ["_manifest.json", *manifest["parts"]]
 
 
 async def test_summary_mail_compares_with_the_previous_day(prefect_api, home):
@@ -194,10 +197,11 @@ async def test_production_adapters_give_the_same_day_as_the_embedded_default(
             f"from {warehouse.table_ref('raw_bahela', 'sessions')} where day = @day",
             {"day": DAY},
         )
-        assert counts.row(0) == (embedded["rows"]["sessions_kept"],) * 2
+        assert counts.row(0) == (embedded["rows"]["sessions"]["landed"],) * 2
         blobs = {b.name for b in gcp_credentials.get_cloud_storage_client().list_blobs(bucket)}
-        assert f"lake/bahela/sessions/dt={DAY}/part-0000.parquet" in blobs
-        assert f"lake/bahela/_rejects/sessions/dt={DAY}/part-0000.parquet" in blobs
+        for prefix in (f"lake/bahela/sessions/dt={DAY}", f"lake/bahela/_rejects/sessions/dt={DAY}"):
+            parts = sorted(b.removeprefix(f"{prefix}/") for b in blobs if b.startswith(f"{prefix}/"))
+            assert parts[0] == "_manifest.json" and re.fullmatch(r"part-[0-9a-f]+-0000\.parquet", parts[1])
         sent = sendgrid_api.requests[-1].json()
         summary = json.loads(base64.b64decode(sent["attachments"][0]["content"]))
         assert summary["totals"]["revenue_idr"]["value"] == embedded["revenue_idr"]

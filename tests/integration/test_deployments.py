@@ -36,6 +36,7 @@ pytestmark = pytest.mark.integration
 DAY = date(2026, 11, 20)
 PREFECT = str(ROOT / ".venv" / "bin" / "prefect")
 IMAGE = "registry.test/pipelines/pipelines"
+LAKE_BUCKET = "glamira-lake"  # GLAMIRA_LAKE_BUCKET of the deploy: the load triggers match it
 
 
 def cli(args: list[str], env: dict, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -58,6 +59,7 @@ def deployed(prefect_server, service_logs, tmp_path_factory):
             "PREFECT_API_URL": prefect_server,
             "PIPELINES_HOME": str(home),
             "PIPELINES_IMAGE": IMAGE,
+            "GLAMIRA_LAKE_BUCKET": LAKE_BUCKET,
             "DOCKER_HOST": docker.docker_host,
             "PREFECT_WORKER_QUERY_SECONDS": "1",
         }
@@ -145,7 +147,7 @@ def test_an_on_demand_run_completes_on_the_process_worker(deployed):
         ]
     assert sessions > 50
     assert (home / "outbox" / f"bahela-daily-{DAY}.eml").exists()
-    assert (home / "lake" / "bahela" / "sessions" / f"dt={DAY}" / "part-0000.parquet").exists()
+    assert list((home / "lake" / "bahela" / "sessions" / f"dt={DAY}").glob("part-*-0000.parquet"))
 
 
 def test_a_failing_run_alerts_slack_and_mail_with_flow_run_task_error_and_link(deployed, prefect_api):
@@ -263,15 +265,22 @@ def test_a_landed_manifest_event_starts_the_load_deployment(deployed):
         "lake.file": "part-0000.parquet",
         "lake.object": "glamira/events/dt=2026-11-20/part-0000.parquet",
     }
+    foreign = {**event, "id": str(uuid.uuid4())}
+    foreign["resource"] = {
+        **event["resource"],
+        "prefect.resource.id": "gs://someone-elses-bucket/glamira/events/dt=2026-11-20/_manifest.json",
+        "lake.bucket": "someone-elses-bucket",
+    }
 
-    httpx.post(f"{deployed['api']}/events", json=[part, event], timeout=30).raise_for_status()
+    # the others first: a run they started would be there by the time the manifest's is
+    httpx.post(f"{deployed['api']}/events", json=[foreign, part, event], timeout=30).raise_for_status()
 
     deadline = time.monotonic() + 60
     runs = []
     while time.monotonic() < deadline and not runs:
         runs = api(deployed, "POST", "/flow_runs/filter", {"deployments": {"id": {"any_": [load["id"]]}}})
         time.sleep(1)
-    assert len(runs) == 1, "one run for the manifest, none for the part"
+    assert len(runs) == 1, "one run for the lake's manifest, none for the part or another bucket's manifest"
     assert runs[0]["parameters"] == {
         "dataset": "events",
         "day": "2026-11-20",
@@ -279,3 +288,28 @@ def test_a_landed_manifest_event_starts_the_load_deployment(deployed):
         "generation": generation,
         "bucket": "glamira-lake",
     }
+
+
+def _load_trigger_match(deployed, deployment_name: str) -> dict:
+    flows = {f["name"]: f["id"] for f in api(deployed, "POST", "/flows/filter", {})}
+    deployment = next(
+        d
+        for d in api(deployed, "POST", "/deployments/filter", {})
+        if d["flow_id"] == flows["glamira-load"] and d["name"] == deployment_name
+    )
+    [automation] = api(deployed, "GET", f"/automations/related-to/prefect.deployment.{deployment['id']}")
+    return automation["trigger"]["match"]
+
+
+def test_the_load_trigger_matches_the_lake_bucket_the_deploy_was_given(deployed):
+    assert _load_trigger_match(deployed, "docker")["lake.bucket"] == LAKE_BUCKET
+
+
+def test_deployed_without_a_lake_bucket_the_load_trigger_matches_the_local_lake(deployed):
+    # given a deploy from an environment without GLAMIRA_LAKE_BUCKET (the embedded default)
+    env = {k: v for k, v in deployed["env"].items() if k != "GLAMIRA_LAKE_BUCKET"}
+
+    cli([PREFECT, "--no-prompt", "deploy", "--name", "glamira-load/local"], env, timeout=300)
+
+    # then it matches what a local lake announces: `lake.bucket: ""`
+    assert _load_trigger_match(deployed, "local")["lake.bucket"] == ""

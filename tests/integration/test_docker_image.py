@@ -31,7 +31,7 @@ def test_the_image_holds_the_code_where_the_docker_pull_step_expects_it():
     final_stage = text.split("\nFROM ")[-1]
 
     assert f"WORKDIR {directory}" in final_stage
-    for package in ("flows", "tasks", "blocks", "pipelines", "dbt"):
+    for package in ("flows", "tasks", "formats", "blocks", "pipelines", "dbt"):
         assert re.search(rf"^COPY {package} \./{package}$", text, re.M), package
 
 

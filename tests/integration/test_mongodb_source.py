@@ -4,17 +4,19 @@ the mongodump block over the same documents: both must hand over the same day.""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import bson
 import pytest
-from bson import ObjectId
 from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
 from blocks.mongodb import MongoDB, MongoDump, documents_to_json_lines
+from pipelines.calendar import DayWindow
 from pipelines.errors import SourceUnavailable
 from pipelines.sample_data import bahela
+from pipelines.settings import JAKARTA
+from tasks.bahela.daily import EXTRACT_MARGIN, sessions_query
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -39,45 +41,38 @@ async def loaded(mongo_url, sample):
     return prefix
 
 
-def day_bounds():
-    start = datetime(2026, 11, 19, 17, tzinfo=UTC)
-    return ObjectId.from_datetime(start), ObjectId.from_datetime(start + timedelta(days=1))
+WINDOW = DayWindow.of(DAY, JAKARTA)
 
 
-async def test_live_and_dump_sources_return_the_same_documents(mongo_url, loaded, sample, tmp_path):
+async def ids(runs) -> list:
+    return [d["_id"] async for run in runs for d in bson.decode_all(run.data)]
+
+
+async def test_live_and_dump_sources_return_and_count_the_same_documents(mongo_url, loaded, sample, tmp_path):
     live = MongoDB(connection_string=SecretStr(mongo_url))
     dump = MongoDump(path=str(tmp_path))
     for database, docs in sample.sessions.items():
         (tmp_path / database).mkdir()
         with (tmp_path / database / "sessions.bson").open("wb") as out:
             out.writelines(bson.encode(d) for d in docs)
+    query = sessions_query(WINDOW)
 
     for database in sample.sessions:
-        from_server = [
-            d["_id"]
-            async for batch in live.find_between(
-                f"{loaded}{database}", "sessions", "_id", *day_bounds(), batch_size=50
-            )
-            for d in batch
-        ]
-        from_dump = [
-            d["_id"]
-            async for batch in dump.find_between(database, "sessions", "_id", *day_bounds())
-            for d in batch
-        ]
+        from_server = await ids(live.find(f"{loaded}{database}", "sessions", query, batch_size=50))
+        from_dump = await ids(dump.find(database, "sessions", query))
         assert from_server, "the day holds documents"
         assert sorted(from_server) == sorted(from_dump)
+        assert await live.count(f"{loaded}{database}", "sessions", query) == len(from_server)
+        assert await dump.count(database, "sessions", query) == len(from_dump)
 
 
-async def test_batches_are_bounded(mongo_url, loaded, sample):
+async def test_runs_hold_about_a_batch_of_documents(mongo_url, loaded, sample):
     live = MongoDB(connection_string=SecretStr(mongo_url))
     database = f"{loaded}{bahela.BOOTHS[0].database}"
 
-    sizes = [
-        len(b) async for b in live.find_between(database, "sessions", "_id", *day_bounds(), batch_size=25)
-    ]
+    sizes = [len(run) async for run in live.find(database, "sessions", sessions_query(WINDOW), batch_size=25)]
 
-    assert max(sizes) <= 25 and len(sizes) > 1
+    assert len(sizes) > 1 and all(size >= 25 for size in sizes[:-1]) and max(sizes) < 50
 
 
 async def test_booth_databases_are_discovered_by_prefix(mongo_url, loaded):
@@ -93,14 +88,10 @@ async def test_mongoexport_json_reads_like_the_dump(tmp_path, sample):
     (tmp_path / database).mkdir()
     (tmp_path / database / "sessions.json").write_text(documents_to_json_lines(docs))
 
-    got = [
-        d["_id"]
-        async for b in MongoDump(path=str(tmp_path)).find_between(database, "sessions", "_id", *day_bounds())
-        for d in b
-    ]
+    got = await ids(MongoDump(path=str(tmp_path)).find(database, "sessions", sessions_query(WINDOW)))
 
-    low, high = day_bounds()
-    assert got == [d["_id"] for d in docs if low <= d["_id"] < high]
+    low, high = WINDOW.widened(EXTRACT_MARGIN)
+    assert got == [d["_id"] for d in docs if low <= d["_id"].generation_time < high]
 
 
 async def test_unreachable_server_names_the_source_and_setting_without_the_password():

@@ -20,7 +20,7 @@ from tasks.bahela.forecast import (
     panel,
     train,
 )
-from tasks.bahela.summary import SUMMARY_SCHEMA
+from tasks.bahela.summary import from_storage
 from tasks.bahela.weekly import forecasts_frame, weekly_inputs
 
 MONDAY = date(2026, 9, 7)
@@ -59,7 +59,7 @@ def synthetic(weeks: int, noise: float = 0.0, seed: int = 1, scale_from: dict | 
                     "transactions_without_images": 0,
                 }
             )
-    return pl.DataFrame(rows).cast(SUMMARY_SCHEMA)
+    return from_storage(pl.DataFrame(rows))  # as stored before durations could be unknown
 
 
 def truth(day: date, factor: float = 1.0) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import polars as pl
+import pytest
 
 from tasks.bahela.images import IMAGES_SCHEMA, attach_image_totals, normalise_images
 from tasks.bahela.sessions import normalise_sessions
@@ -83,7 +84,7 @@ def test_an_image_of_an_unknown_session_belongs_to_the_day_it_was_uploaded():
 
     on_day, on_next_day = normalise_images(raw, sessions, DAY), normalise_images(raw, sessions, NEXT_DAY)
 
-    assert (on_day.read, on_next_day.read) == (0, 1)
+    assert (on_day.read, on_day.other_days, on_next_day.read) == (1, {NEXT_DAY.isoformat(): 1}, 1)
 
 
 def test_an_image_of_a_rejected_session_is_rejected():
@@ -119,7 +120,8 @@ def test_an_image_uploaded_after_midnight_belongs_to_its_sessions_day():
     on_next_day = normalise_images(raw, sessions, NEXT_DAY)
 
     assert only_row(on_day.images)["day"] == DAY
-    assert (on_next_day.images.height, on_next_day.rejects.height, on_next_day.read) == (0, 0, 0)
+    assert (on_next_day.images.height, on_next_day.rejects.height) == (0, 0)
+    assert on_next_day.other_days == {DAY.isoformat(): 1}
 
 
 def test_the_same_asset_returned_twice_is_kept_once_and_counted_as_repeated():
@@ -129,7 +131,7 @@ def test_the_same_asset_returned_twice_is_kept_once_and_counted_as_repeated():
     result = normalise_images(raw, seen(session_doc("abc123")), DAY)
 
     assert result.images["public_id"].to_list() == ["abc123-1", "abc123-2"]
-    assert (result.repeated, result.read) == (1, 2)
+    assert (result.repeated, result.read) == (1, 3)
 
 
 def test_an_asset_repeated_on_another_day_is_not_counted_in_this_days_repeats():
@@ -142,7 +144,7 @@ def test_an_asset_repeated_on_another_day_is_not_counted_in_this_days_repeats():
 
     result = normalise_images(raw, sessions, DAY)
 
-    assert (result.read, result.repeated) == (1, 0)
+    assert (result.read, result.repeated, sum(result.other_days.values())) == (3, 0, 2)
 
 
 def test_a_resource_with_bytes_that_are_not_a_number_is_rejected():
@@ -151,7 +153,17 @@ def test_a_resource_with_bytes_that_are_not_a_number_is_rejected():
     result = normalise_images(raw, seen(session_doc("abc123")), DAY)
 
     assert result.images.height == 0
-    assert only_row(result.rejects)["reason"] == "bytes is not a whole number: 'big'"
+    assert only_row(result.rejects)["reason"] == "bytes is not a whole number in range: 'big'"
+
+
+@pytest.mark.parametrize(("field", "value"), [("width", 2**40), ("bytes", 2**70), ("pixels", float("inf"))])
+def test_a_resource_with_a_number_out_of_range_is_rejected_and_the_others_kept(field, value):
+    raw = raw_images(image_resource("abc123-1", **{field: value}), image_resource("abc123-2"))
+
+    result = normalise_images(raw, seen(session_doc("abc123")), DAY)
+
+    assert result.images["public_id"].to_list() == ["abc123-2"]
+    assert only_row(result.rejects)["reason"].startswith(f"{field} is not a whole number in range")
 
 
 def test_a_resource_without_a_public_id_is_rejected_on_its_upload_day():
@@ -200,7 +212,12 @@ def test_every_image_of_the_day_is_either_kept_or_rejected():
 
     result = normalise_images(raw, seen(session_doc("abc123")), DAY)
 
-    assert (result.read, result.images.height, result.rejects.height) == (4, 2, 2)
+    assert (result.read, result.images.height, result.rejects.height, result.other_days) == (
+        5,
+        2,
+        2,
+        {(DAY - timedelta(days=1)).isoformat(): 1},
+    )
 
 
 # -- attach_image_totals ------------------------------------------------------------------

@@ -8,12 +8,15 @@ from decimal import Decimal
 import polars as pl
 import pytest
 from bson.decimal128 import Decimal128
+from bson.int64 import Int64
 
 from tasks.bahela.sessions import REJECTS_SCHEMA, SESSIONS_SCHEMA, normalise_sessions, sessions_frame
+from tasks.fields import as_text
 from tests.unit.bahela_factories import (
     DAY,
     MISSING,
     SITE,
+    iso_ms,
     jakarta,
     paid_unfinished_doc,
     raw_sessions,
@@ -170,28 +173,90 @@ def test_a_timestamp_with_a_utc_offset_is_converted_to_utc():
 # -- rejects --------------------------------------------------------------------------
 
 
+def only_issues(result) -> list[str]:
+    return only_row(result.sessions)["issues"].split("; ")
+
+
+RUPIAH = "whole rupiah up to 10 billion (digits only when written as text)"
+
+
 def test_an_amount_that_is_not_a_number_rejects_the_session_naming_the_field():
     raw = raw_sessions(session_doc("abc123", **{"payment.amount": "35.000,-"}))
 
     reason = only_reason(normalise_sessions(raw, DAY))
 
-    assert reason == "payment.amount is not a whole number: '35.000,-'"
+    assert reason == f"payment.amount is not {RUPIAH}: '35.000,-'"
 
 
-def test_an_invalid_start_time_rejects_the_session_naming_the_field():
+@pytest.mark.parametrize("written", ["35.000", "35,000", "35 000", "35000.00", "Rp35000", "3.5e4"])
+def test_an_amount_written_as_text_with_separators_is_rejected_never_guessed(written):
+    raw = raw_sessions(session_doc("abc123", **{"payment.amount": written}))
+
+    reason = only_reason(normalise_sessions(raw, DAY))
+
+    assert reason == f"payment.amount is not {RUPIAH}: '{written}'"
+
+
+@pytest.mark.parametrize(
+    "amount",
+    [2**63 - 1, -(2**63), 1e20, float("inf"), float("nan"), 35_000.5, 10_000_000_001, True],
+    ids=["int64-max", "int64-min", "1e20", "inf", "nan", "fraction", "ten-billion-and-one", "boolean"],
+)
+def test_an_amount_out_of_range_or_not_whole_rejects_the_session_and_the_day_goes_on(amount):
+    raw = raw_sessions(session_doc("abc123", **{"payment.amount": amount}), session_doc("def456"))
+
+    result = normalise_sessions(raw, DAY)
+
+    assert result.sessions["session_code"].to_list() == ["def456"]
+    assert only_row(result.rejects)["reason"].startswith(
+        ("payment.amount is not", "payment.amount is negative")
+    )
+
+
+@pytest.mark.parametrize("amount", [35_000, 35_000.0, "35000", " 35000 ", Decimal128("35000"), Int64(35_000)])
+def test_a_whole_amount_of_any_numeric_type_or_digits_is_kept(amount):
+    raw = raw_sessions(session_doc("abc123", **{"payment.amount": amount}))
+
+    assert only_row(normalise_sessions(raw, DAY).sessions)["amount_idr"] == 35_000
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("options.copies", 2**40), ("options.retryCount", -(2**33)), ("__v", 1e300)]
+)
+def test_an_optional_count_out_of_range_is_left_out_and_named(field, value):
+    raw = raw_sessions(session_doc("abc123", **{field: value}))
+
+    result = normalise_sessions(raw, DAY)
+
+    assert only_issues(result) == [f"{field} is not a whole number of at most 2^31: '{as_text(value)}'"]
+    assert result.rejects.height == 0
+
+
+def test_an_invalid_start_time_keeps_the_transaction_with_its_duration_unknown():
     raw = raw_sessions(session_doc("abc123", **{"progress.startTime": "Invalid Date"}))
 
-    reason = only_reason(normalise_sessions(raw, DAY))
+    result = normalise_sessions(raw, DAY)
 
-    assert reason == "progress.startTime is not a timestamp: 'Invalid Date'"
+    row = only_row(result.sessions)
+    assert (row["status"], row["amount_idr"], row["duration_seconds"], row["day"]) == (
+        "completed",
+        35_000,
+        None,
+        DAY,
+    )
+    assert row["issues"].split("; ") == [
+        "progress.startTime is not a timestamp: 'Invalid Date'",
+        "duration unknown: no readable progress.startTime",
+    ]
 
 
-def test_a_session_ending_before_it_started_is_rejected():
+def test_a_session_ending_before_it_started_is_a_transaction_of_unknown_duration():
     raw = raw_sessions(session_doc("abc123", seconds=-90))
 
-    reason = only_reason(normalise_sessions(raw, DAY))
+    result = normalise_sessions(raw, DAY)
 
-    assert reason == "progress.endTime is before progress.startTime"
+    assert only_issues(result) == ["duration unknown: progress.endTime is before progress.startTime"]
+    assert only_row(result.sessions)["duration_seconds"] is None
 
 
 def test_a_session_without_its_code_is_rejected():
@@ -219,20 +284,23 @@ def test_a_negative_amount_rejects_the_session():
     assert reason == "payment.amount is negative"
 
 
-def test_a_completed_session_without_an_end_time_is_rejected():
+def test_a_completed_session_without_an_end_time_keeps_its_revenue():
     raw = raw_sessions(session_doc("abc123", **{"progress.endTime": MISSING}))
 
-    reason = only_reason(normalise_sessions(raw, DAY))
+    result = normalise_sessions(raw, DAY)
 
-    assert reason == "finished session without progress.endTime"
+    row = only_row(result.sessions)
+    assert (row["status"], row["amount_idr"], row["duration_seconds"]) == ("completed", 35_000, None)
+    assert row["issues"] == "duration unknown: no readable progress.endTime"
 
 
-def test_a_session_longer_than_three_hours_is_rejected():
+def test_a_session_longer_than_three_hours_keeps_its_revenue_with_its_duration_unknown():
     raw = raw_sessions(session_doc("abc123", seconds=3 * 3600 + 1))
 
-    reason = only_reason(normalise_sessions(raw, DAY))
+    result = normalise_sessions(raw, DAY)
 
-    assert reason == "session longer than 3 hours"
+    assert only_issues(result) == ["duration unknown: session longer than 3 hours"]
+    assert only_row(result.sessions)["amount_idr"] == 35_000
 
 
 def test_a_reject_keeps_the_raw_document_and_its_identity():
@@ -250,18 +318,26 @@ def test_a_reject_keeps_the_raw_document_and_its_identity():
     )
 
 
-def test_every_problem_of_a_document_is_listed():
+def test_every_problem_of_a_document_is_listed_and_its_issues_do_not_reject_it():
     doc = session_doc(
         "abc123",
-        **{"payment.amount": "35.000,-", "progress.startTime": "Invalid Date", "options.copies": "two"},
+        **{"payment.amount": "35.000,-", "payment.paid": "yes", "options.copies": "two"},
     )
 
     reason = only_reason(normalise_sessions(raw_sessions(doc), DAY))
 
     assert reason.split("; ") == [
-        "progress.startTime is not a timestamp: 'Invalid Date'",
-        "options.copies is not a whole number: 'two'",
-        "payment.amount is not a whole number: '35.000,-'",
+        "payment.paid is not true or false: 'yes'",
+        f"payment.amount is not {RUPIAH}: '35.000,-'",
+    ]
+
+
+def test_every_issue_of_a_kept_session_is_listed():
+    doc = session_doc("abc123", **{"options.copies": "two", "options.useRetryMode": "maybe"})
+
+    assert only_issues(normalise_sessions(raw_sessions(doc), DAY)) == [
+        "options.copies is not a whole number of at most 2^31: 'two'",
+        "options.useRetryMode is not true or false: 'maybe'",
     ]
 
 
@@ -348,7 +424,7 @@ def test_an_unpaid_session_belongs_to_the_day_the_app_was_opened():
     assert row["day"] == DAY
 
 
-def test_documents_of_other_days_are_not_counted_as_read():
+def test_documents_of_other_days_are_read_and_counted_by_their_day():
     previous_day, next_day = DAY - timedelta(days=1), DAY + timedelta(days=1)
     raw = raw_sessions(
         session_doc("prev01", opened=jakarta(22, 0, day=previous_day)),
@@ -358,8 +434,70 @@ def test_documents_of_other_days_are_not_counted_as_read():
 
     result = normalise_sessions(raw, DAY)
 
-    assert result.read == 1
+    assert result.read == 3
+    assert result.other_days == {previous_day.isoformat(): 1, next_day.isoformat(): 1}
     assert result.sessions["session_code"].to_list() == ["today1"]
+
+
+# -- a clock that cannot be believed -------------------------------------------------------
+
+STORED = jakarta(14, 0)
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        "1970-01-01T00:00:03.000Z",
+        "2099-12-31T23:59:59.000Z",
+        iso_ms(STORED + timedelta(days=7)),
+        iso_ms(STORED - timedelta(hours=6, minutes=1)),
+        str(int((STORED - timedelta(days=3)).timestamp() * 1000)),
+    ],
+    ids=[
+        "reset-to-1970",
+        "year-2099",
+        "a-week-ahead",
+        "six-hours-one-minute-behind",
+        "epoch-ms-of-another-day",
+    ],
+)
+def test_a_session_whose_clock_is_off_is_placed_by_its_stored_time_and_keeps_its_revenue(start):
+    doc = session_doc(
+        "abc123", opened=STORED, **{"progress.startTime": start, "progress.appStartTime": start}
+    )
+
+    result = normalise_sessions(raw_sessions(doc), DAY)
+
+    row = only_row(result.sessions)
+    assert (row["day"], row["status"], row["amount_idr"]) == (DAY, "completed", 35_000)
+    assert (row["started_at"], row["ended_at"], row["duration_seconds"]) == (None, None, None)
+    assert row["issues"].startswith(f"the booth's clock was off: start time '{start}'")
+    assert result.other_days == {}
+
+
+def test_a_session_whose_clock_is_off_is_counted_by_other_days_as_theirs_not():
+    doc = session_doc("abc123", opened=STORED, **{"progress.startTime": "2099-12-31T23:59:59.000Z"})
+
+    result = normalise_sessions(raw_sessions(doc), DAY + timedelta(days=1))
+
+    assert result.sessions.height == 0 and result.rejects.height == 0
+    assert result.other_days == {DAY.isoformat(): 1}
+
+
+@pytest.mark.parametrize("identity", ["abc123-session", 42, MISSING], ids=["string-id", "int-id", "no-id"])
+def test_a_document_without_an_object_id_is_placed_by_its_own_start_time(identity):
+    doc = session_doc("abc123", _id=identity)
+
+    assert only_row(normalise_sessions(raw_sessions(doc), DAY).sessions)["day"] == DAY
+    assert normalise_sessions(raw_sessions(doc), DAY + timedelta(days=1)).other_days == {DAY.isoformat(): 1}
+
+
+def test_a_document_with_neither_an_object_id_nor_a_readable_time_is_rejected_by_every_day():
+    doc = unpaid_doc("abc123", _id="abc123-session", **{"progress.appStartTime": "garbage"})
+
+    for day in (DAY, DAY + timedelta(days=1)):
+        reason = only_reason(normalise_sessions(raw_sessions(doc), day))
+        assert "cannot be placed on a day" in reason
 
 
 def test_seen_lists_every_code_of_the_extract_whatever_its_day():
@@ -377,7 +515,7 @@ def test_seen_lists_every_code_of_the_extract_whatever_its_day():
     ]
 
 
-def test_every_document_of_the_day_is_either_kept_or_rejected():
+def test_every_document_read_is_kept_rejected_a_duplicate_or_another_days():
     raw = raw_sessions(
         session_doc("abc123"),
         session_doc("abc123", opened=jakarta(14, 0, 2), __v=1),
@@ -390,8 +528,8 @@ def test_every_document_of_the_day_is_either_kept_or_rejected():
 
     result = normalise_sessions(raw, DAY)
 
-    assert (result.read, result.sessions.height, result.rejects.height) == (6, 3, 3)
-    assert result.read == result.sessions.height + result.rejects.height
+    assert (result.read, result.sessions.height, result.rejected, result.duplicates) == (7, 3, 2, 1)
+    assert result.read == result.sessions.height + result.rejects.height + sum(result.other_days.values())
 
 
 def test_no_documents_give_empty_tables():
@@ -400,6 +538,7 @@ def test_no_documents_give_empty_tables():
     result = normalise_sessions(raw, DAY)
 
     assert (result.sessions.height, result.rejects.height, result.read, result.duplicates) == (0, 0, 0, 0)
+    assert result.other_days == {}
 
 
 def test_a_corrupt_document_is_rejected_not_lost():

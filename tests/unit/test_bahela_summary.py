@@ -54,6 +54,7 @@ def summary_row(day=DAY, site="senopati", transactions=0, revenue=0, total_durat
         "day": day,
         "site": site,
         "transactions": transactions,
+        "timed_transactions": transactions,
         "sessions": transactions,
         "revenue_idr": revenue,
         "total_duration_seconds": float(total_duration),

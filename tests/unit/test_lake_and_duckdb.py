@@ -27,7 +27,7 @@ PREFIX = partition_prefix("bahela", "sessions", DAY)
 
 @pytest.fixture
 def lake(tmp_path) -> Lake:
-    return Lake(LocalFileSystem(basepath=str(tmp_path / "lake")))
+    return Lake(LocalFileSystem(basepath=str(tmp_path / "lake")), announce=False)
 
 
 @pytest.fixture
@@ -60,22 +60,22 @@ async def test_replace_partition_writes_parts_and_a_manifest(lake, tmp_path):
         PREFIX, [rows(DAY, "abc123", "def456")], metadata={"dataset": "sessions"}
     )
 
-    assert files_in(folder) == ["_manifest.json", "part-0000.parquet"]
+    part = f"part-{landed.generation}-0000.parquet"
+    assert files_in(folder) == ["_manifest.json", part]
     manifest = json.loads((folder / "_manifest.json").read_text())
-    assert (manifest["parts"], manifest["rows"], manifest["dataset"]) == (
-        ["part-0000.parquet"],
-        2,
-        "sessions",
-    )
-    assert (landed.rows, landed.uris) == (2, [str(folder / "part-0000.parquet")])
+    assert (manifest["parts"], manifest["rows"], manifest["dataset"]) == ([part], 2, "sessions")
+    assert (landed.rows, landed.uris) == (2, [str(folder / part)])
 
 
 async def test_rewriting_a_partition_with_fewer_parts_removes_the_stale_parts(lake, tmp_path):
     await lake.replace_partition(PREFIX, [rows(DAY, "a00001"), rows(DAY, "a00002"), rows(DAY, "a00003")])
 
-    await lake.replace_partition(PREFIX, [rows(DAY, "b00001")])
+    landed = await lake.replace_partition(PREFIX, [rows(DAY, "b00001")])
 
-    assert files_in(tmp_path / "lake" / PREFIX) == ["_manifest.json", "part-0000.parquet"]
+    assert files_in(tmp_path / "lake" / PREFIX) == [
+        "_manifest.json",
+        f"part-{landed.generation}-0000.parquet",
+    ]
     assert (await lake.read_partition(PREFIX))["session_code"].to_list() == ["b00001"]
 
 
