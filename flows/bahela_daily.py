@@ -16,10 +16,10 @@ import polars as pl
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact
 from prefect.runtime import flow_run
-from pydantic import BaseModel, Field
 
 from blocks import resolve
 from blocks.lake import Lake
+from flows.roles import BahelaBlocks
 from pipelines.alerts import alert_on_crash, alert_on_failure
 from pipelines.calendar import DayWindow, yesterday
 from pipelines.concurrency import one_run_per_day
@@ -36,18 +36,6 @@ SCHEMA = "raw_bahela"
 TIMEOUT_SECONDS = 3600
 # what a run keeps for landing, loading and mailing after its sources have answered
 AFTER_EXTRACT_SECONDS = 300
-
-
-class BahelaBlocks(BaseModel):
-    """Names of the saved blocks this flow uses. A name with no saved block falls back to
-    the embedded default under PIPELINES_HOME."""
-
-    mongodb: str = Field(default="bahela-mongodb", description="MongoDB or MongoDump block")
-    cloudinary: str = Field(default="bahela-cloudinary", description="Cloudinary or CloudinaryExport block")
-    lake: str = Field(default="bahela-lake", description="GcsBucket or LocalFileSystem block")
-    warehouse: str = Field(default="bahela-warehouse", description="BigQuery or DuckDB warehouse block")
-    mailer: str = Field(default="bahela-mailer", description="SendGrid or Outbox block")
-    slack: str = Field(default="bahela-slack", description="Slack incoming webhook block")
 
 
 def _run_name() -> str:

@@ -15,7 +15,8 @@ from prefect.runtime import flow_run
 
 from blocks import resolve
 from blocks.lake import Lake
-from flows.bahela_daily import SCHEMA, SOURCE, BahelaBlocks, bahela_daily
+from flows.bahela_daily import SCHEMA, SOURCE, bahela_daily
+from flows.roles import BahelaBlocks
 from pipelines.alerts import alert_on_crash, alert_on_failure
 from pipelines.calendar import yesterday
 from pipelines.concurrency import one_run_per_day

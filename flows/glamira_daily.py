@@ -17,10 +17,11 @@ from datetime import UTC, date
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact
 from prefect.runtime import flow_run
-from pydantic import BaseModel, Field
 
 from blocks import resolve
 from blocks.mongodb import MongoDB
+from flows.glamira_load import LOADS, glamira_load
+from flows.roles import GlamiraBlocks
 from pipelines import htmlmail as h
 from pipelines.alerts import alert_on_crash, alert_on_failure
 from pipelines.calendar import yesterday
@@ -38,17 +39,6 @@ from tasks.glamira.locations import LakeLocations, MongoLocations
 
 SOURCE = "glamira"
 DEMO_BIN = "IP2LOCATION-DEMO-DB11.BIN"
-
-
-class GlamiraBlocks(BaseModel):
-    """Names of the saved blocks the Glamira flows use; a name with no saved block falls
-    back to the embedded default under PIPELINES_HOME."""
-
-    mongodb: str = Field(default="glamira-mongodb", description="MongoDB or MongoDump block")
-    ip2location: str = Field(default="glamira-ip2location", description="IP2Location database block")
-    crawl: str = Field(default="glamira-crawl", description="Product crawl settings block")
-    lake: str = Field(default="glamira-lake", description="GcsBucket or LocalFileSystem block")
-    warehouse: str = Field(default="glamira-warehouse", description="BigQuery or DuckDB warehouse block")
 
 
 def _day(day: date | None) -> date:
@@ -169,8 +159,6 @@ async def glamira_daily(
         products = results.pop(0) if crawl else None
         summary = {"day": day.isoformat(), "events": events, "locations": locations, "products": products}
         if load_warehouse:
-            from flows.glamira_load import LOADS, glamira_load
-
             summary["loaded"] = {
                 dataset: (await glamira_load(dataset=dataset, day=day, blocks=blocks)).get("rows")
                 for dataset in LOADS

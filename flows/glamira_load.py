@@ -19,10 +19,11 @@ from prefect.runtime import flow_run
 
 from blocks import resolve
 from blocks.lake import LandedPartition, partition_prefix, rejects_prefix
-from flows.glamira_daily import SOURCE, GlamiraBlocks
+from flows.roles import GlamiraBlocks
 from pipelines.alerts import alert_on_crash, alert_on_failure
 from pipelines.errors import ConfigurationError
 from pipelines.settings import Home
+from tasks.glamira.ingest import SOURCE
 from tasks.warehouse import load_day
 
 SCHEMA = "raw_glamira"

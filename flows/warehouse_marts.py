@@ -27,7 +27,7 @@ from prefect.artifacts import acreate_markdown_artifact
 
 from blocks import resolve
 from blocks.warehouse import BigQueryWarehouse, DuckDBWarehouse
-from flows.glamira_daily import GlamiraBlocks
+from flows.roles import GlamiraBlocks
 from pipelines.alerts import alert_on_crash, alert_on_failure
 from pipelines.settings import Home
 from tasks.dbt_sources import (

@@ -303,11 +303,21 @@ def run(
         str | None, typer.Option(help="Comma-separated booths to read (bahela-daily); default: all.")
     ] = None,
     notify: Annotated[bool, typer.Option(help="Send the mail and Slack message.")] = True,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            metavar="NAME=VALUE",
+            help="Any other parameter of the flow, as `prefect deployment run --param` takes it "
+            "(repeatable), e.g. --param crawl=false --param batch_size=20000.",
+        ),
+    ] = None,
 ) -> None:
     """Run one flow once, in this process, and print its result.
 
     Examples: pipelines run bahela-daily --day 2026-11-20;
-    pipelines run bahela-weekly --day 2026-11-15"""
+    pipelines run bahela-weekly --day 2026-11-15;
+    pipelines run glamira-daily --day 2026-11-20 --param crawl=false"""
     import inspect
 
     _prepare_prefect(quiet=False)
@@ -324,8 +334,27 @@ def run(
         if "sites" not in accepted:
             raise typer.BadParameter(f"{flow_name} does not take --sites")
         params["sites"] = [s.strip() for s in sites.split(",") if s.strip()]
+    params |= _named_parameters(flow_name, param or [], accepted)
     result = asyncio.run(flow(**params))
     typer.echo(_summary_line(flow_name, result))
+
+
+def _named_parameters(flow_name: str, pairs: list[str], accepted) -> dict:
+    """`NAME=VALUE` pairs; a value that reads as JSON (`false`, `20000`, `["a"]`) is taken
+    as such, anything else as text. The flow validates the types."""
+    import json
+
+    values: dict = {}
+    for pair in pairs:
+        name, equals, text = pair.partition("=")
+        if not equals or name not in accepted:
+            known = ", ".join(n for n in accepted if n not in ("day", "week_ending", "start_day"))
+            raise typer.BadParameter(f"{pair!r}: {flow_name} takes NAME=VALUE with NAME one of: {known}")
+        try:
+            values[name] = json.loads(text)
+        except ValueError:
+            values[name] = text
+    return values
 
 
 @app.command("backfill")

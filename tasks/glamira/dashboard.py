@@ -16,7 +16,7 @@ Definitions (the same everywhere on the page):
 - revenue: `sum(line_total_usd)` of `marts.fct_sales_order_line`. A line whose price
   could not be parsed or converted (`price_is_supported` false, `line_total_usd` null) is
   left out of revenue and counted under "unsupported prices";
-- orders: `count(distinct order_key)`; lines: `count(*)`; units: `sum(quantity)` of supported quantities;
+- orders: `count(distinct order_key)`; lines: `count(*)`; units: `sum(quantity)`;
 - average order value: revenue / orders that have at least one line priced in USD
   (`count(distinct case when line_total_usd is not null then order_key end)`);
 - country: the buyer's, from `dim_location` (not the store's). Orders whose address was
@@ -32,7 +32,7 @@ Definitions (the same everywhere on the page):
 Rebuilding it in Looker Studio (BigQuery connector, one data source per mart; a blend is
 a left outer join with `fct_sales_order_line` on the left). Metrics: Revenue =
 `SUM(line_total_usd)`, Orders = `COUNT_DISTINCT(order_key)`, Lines = `COUNT(order_line_key)`,
-Units = `SUM(CASE WHEN quantity_is_supported THEN quantity END)`, AOV = `SUM(line_total_usd) / COUNT_DISTINCT(CASE WHEN
+Units = `SUM(quantity)`, AOV = `SUM(line_total_usd) / COUNT_DISTINCT(CASE WHEN
 line_total_usd IS NOT NULL THEN order_key END)`.
 
 - Headline scorecards: `marts.fct_sales_order_line` alone (Revenue, Orders, AOV, Lines,
@@ -251,7 +251,7 @@ select
   count(distinct f.order_key) as orders,
   {priced_orders} as priced_orders,
   count(*) as lines,
-  coalesce(sum(case when f.quantity_is_supported then f.quantity end), 0) as units,
+  coalesce(sum(f.quantity), 0) as units,
   coalesce(sum(case when f.price_is_supported and f.line_total_usd is not null then 0 else 1 end), 0)
     as unsupported_price_lines,
   min(f.date_day) as first_day,
@@ -263,7 +263,7 @@ select
   count(distinct f.order_key) as orders,
   {priced_orders} as priced_orders,
   count(*) as lines,
-  coalesce(sum(case when f.quantity_is_supported then f.quantity end), 0) as units,
+  coalesce(sum(f.quantity), 0) as units,
   coalesce(sum(f.line_total_usd), 0) as revenue_usd
 from {lines} as f
 group by f.date_day
@@ -322,7 +322,7 @@ from (
   select
     f.product_key,
     count(distinct f.order_key) as orders,
-    coalesce(sum(case when f.quantity_is_supported then f.quantity end), 0) as units,
+    coalesce(sum(f.quantity), 0) as units,
     coalesce(sum(f.line_total_usd), 0) as revenue_usd
   from {lines} as f
   group by f.product_key

@@ -9,7 +9,10 @@ checks the build context as a build would (see tests/support/docker_engine.py).
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import signal
 import subprocess
 import time
 import uuid
@@ -18,6 +21,8 @@ from pathlib import Path
 
 import duckdb
 import httpx
+import polars as pl
+import psutil
 import pytest
 import yaml
 from prefect_slack import SlackWebhook
@@ -25,7 +30,7 @@ from pydantic import SecretStr
 
 from blocks import MongoDB, SmtpMailer
 from pipelines.alerts import ALERT_MAILER, ALERT_SLACK
-from pipelines.sample_data import bahela
+from pipelines.sample_data import bahela, glamira
 from tests.support.docker_engine import FakeDockerEngine
 from tests.support.http_servers import RecordingServer, Reply
 from tests.support.processes import ROOT, start
@@ -313,3 +318,75 @@ def test_deployed_without_a_lake_bucket_the_load_trigger_matches_the_local_lake(
 
     # then it matches what a local lake announces: `lake.bucket: ""`
     assert _load_trigger_match(deployed, "local")["lake.bucket"] == ""
+
+
+GLAMIRA_EVENTS = 120_000  # three batches: the run's normalise workers start, landing lasts seconds
+
+
+def flow_run_process(flow_run_id: str) -> psutil.Process | None:
+    """The process the worker started for a flow run (its environment names the run)."""
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get("PREFECT__FLOW_RUN_ID") == flow_run_id:
+                return process
+        except psutil.Error:
+            continue
+    return None
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_a_run_killed_on_the_worker_while_it_lands_frees_its_day_at_once(deployed, signum):
+    # given a day of Glamira events for the process worker's deployment
+    home: Path = deployed["home"]
+    mongodump = home / "samples" / "glamira" / "mongodump"
+    if not (mongodump / "glamira" / "summary.bson").exists():
+        glamira.write_dump(mongodump, [DAY], GLAMIRA_EVENTS, seed=5)
+    events = home / "lake" / "glamira" / "events" / f"dt={DAY}"
+    before = set(json.loads((events / "_manifest.json").read_text())["parts"]) if events.exists() else set()
+    params = ["--param", f"day={DAY}", "--param", "geolocate=false", "--param", "crawl=false"]
+    started = cli([PREFECT, "deployment", "run", "glamira-daily/local", *params], deployed["env"])
+    flow_run_id = re.search(r"UUID: ([0-9a-f-]{36})", started.stdout).group(1)
+
+    # when its flow-run process is killed once a part of the new generation is written
+    deadline = time.monotonic() + 300
+    while not any(p.name not in before for p in events.glob("part-*.parquet")):
+        assert time.monotonic() < deadline, "no part of the new generation was written"
+        time.sleep(0.05)
+    process = flow_run_process(flow_run_id)
+    assert process is not None
+    ours = [process, *process.children(recursive=True)]
+    assert any("multiprocessing" in " ".join(p.cmdline()) for p in ours[1:]), "its normalise workers run"
+    process.send_signal(signum)
+
+    # then no process of the run survives (checked by PID and start time)
+    gone, alive = psutil.wait_procs(ours, timeout=15)
+    assert not alive, [" ".join(p.cmdline()) for p in alive]
+    # and the day lands at once when run again: the dead run's lease is free
+    done = cli(
+        [
+            PREFECT,
+            "deployment",
+            "run",
+            "glamira-daily/local",
+            *params,
+            "--job-variable",
+            'env={"PIPELINES_DAY_LOCK_WAIT_SECONDS": "0"}',
+            "--watch",
+            "--watch-timeout",
+            "300",
+        ],
+        deployed["env"],
+        check=False,
+        timeout=360,
+    )
+    rerun_id = re.search(r"UUID: ([0-9a-f-]{36})", done.stdout).group(1)
+    logs = cli([PREFECT, "flow-run", "logs", rerun_id], deployed["env"], check=False).stdout
+    assert "Completed" in done.stdout, logs[-4000:]
+    manifest = json.loads((events / "_manifest.json").read_text())
+    assert sorted(p.name for p in events.iterdir()) == sorted(["_manifest.json", *manifest["parts"]])
+    landed = pl.concat([pl.read_parquet(events / part) for part in manifest["parts"]])
+    rejected = json.loads(
+        (events.parents[1] / "_rejects" / "events" / f"dt={DAY}" / "_manifest.json").read_text()
+    )
+    assert landed["event_id"].is_unique().all()
+    assert landed.height == manifest["rows"] and manifest["rows"] + rejected["rows"] == GLAMIRA_EVENTS

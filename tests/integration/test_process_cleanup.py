@@ -95,21 +95,11 @@ def glamira_run_with_workers(run_env: dict[str, str], log: Path, trees: list[Pro
     return tree
 
 
-def test_a_killed_glamira_run_leaves_no_process_behind(run_env, tmp_path, trees):
-    # given a glamira-events run whose normalise workers and temporary API are running
-    tree = glamira_run_with_workers(run_env, tmp_path / "run.log", trees)
-
-    # when the CLI alone is killed outright (kill -9): none of its own clean-up runs
-    tree.send(signal.SIGKILL)
-
-    # then its workers, the resource tracker and the temporary API end all the same
-    tree.assert_all_gone(within=GONE_WITHIN)
-
-
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_a_stopped_glamira_run_exits_through_its_clean_up_and_leaves_no_process_behind(
-    run_env, tmp_path, trees, signum
+# SIGKILL and SIGTERM of a run while it lands: tests/integration/test_kill_while_landing.py
+def test_an_interrupted_glamira_run_exits_through_its_clean_up_and_leaves_no_process_behind(
+    run_env, tmp_path, trees
 ):
+    signum = signal.SIGINT
     # given a glamira-events run whose normalise workers and temporary API are running
     tree = glamira_run_with_workers(run_env, tmp_path / "run.log", trees)
 
