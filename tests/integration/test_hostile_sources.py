@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, timedelta
+from pathlib import Path
 
 import bson
 import polars as pl
@@ -27,6 +28,8 @@ from pipelines.settings import JAKARTA
 from tasks.bahela.daily import sessions_query
 from tasks.fields import as_text
 from tasks.glamira.events import day_query
+from tasks.glamira.ingest import land_events
+from tasks.reconcile import ReconciliationError
 from tests.support.hostile import bahela_corpus, glamira_corpus, good_events, torn
 from tests.unit.test_hostile_corpus import expected_days
 
@@ -202,3 +205,30 @@ async def test_bahela_sessions_through_mongodb_match_the_dump(mongo_url, tmp_pat
     finally:  # the wire server cannot size a Decimal128 when it lists databases: leave none behind
         await client.drop_database(database)
         await client.close()
+
+
+class LateArrivals(MongoDump):
+    """The embedded default's dump, to which more events of the day are appended while the
+    run reads it: the file really changes between the run's read and its count."""
+
+    async def count(self, database: str, collection: str, query: dict) -> int:
+        dump = Path(self.path) / database / f"{collection}.bson"
+        late = b"".join(bson.encode(e) for e in good_events(DAY, 5, seed=77))
+        dump.write_bytes(dump.read_bytes() + late)
+        return await super().count(database, collection, query)
+
+
+async def test_a_source_that_changes_while_the_run_reads_it_fails_the_run_and_replaces_nothing(
+    prefect_api, home
+):
+    lake = Lake(LocalFileSystem(basepath=str(home / "lake")), announce=False)
+    prefix = partition_prefix("glamira", "events", DAY)
+    await lake.replace_partition(prefix, [pl.DataFrame({"event_id": ["earlier"], "day": [DAY]})])
+    before = sorted(p.name for p in (home / "lake" / prefix).iterdir())
+    source = LateArrivals(path=str(home / "samples" / "glamira" / "mongodump"))
+
+    with pytest.raises(ReconciliationError, match="counted .* but the run read .*Nothing was replaced"):
+        await land_events(source, lake, DAY, batch_size=70, workers=1)
+
+    assert sorted(p.name for p in (home / "lake" / prefix).iterdir()) == before
+    assert (await lake.read_partition(prefix))["event_id"].to_list() == ["earlier"]
