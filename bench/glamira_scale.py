@@ -105,7 +105,7 @@ def dump_runs(path: str, size: int = BATCH, block: int = 64 << 20):
 
 
 def generate(path: str, events: int) -> dict:
-    from pipelines.sample_data import glamira
+    from demo import glamira
 
     started = time.perf_counter()
     written = glamira.write_dump(Path(path), [DAY], events, seed=SEED)
@@ -344,7 +344,7 @@ def main() -> None:
         },
     }
     try:
-        from pipelines.sample_data.ip2location_bin import build_demo_bin
+        from demo.ip2location_bin import build_demo_bin
 
         bin_path = str(build_demo_bin(work / "demo-ip2location.bin"))
         dump = work / "dump" / "glamira" / "summary.bson"

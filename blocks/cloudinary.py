@@ -22,12 +22,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
 from pipelines.errors import SourceUnavailable
+
+if TYPE_CHECKING:
+    import cloudinary
 
 logger = logging.getLogger("pipelines.cloudinary")
 
@@ -42,10 +46,13 @@ class Cloudinary(Block):
 
     Example:
         ```python
+        import os
         from pydantic import SecretStr
         from blocks import Cloudinary
         Cloudinary(cloud_name="bahela", api_key="1234", api_secret=SecretStr("..."),
                    expression='resource_type:image AND asset_folder="bahela/*"').save("bahela-cloudinary")
+        # or from the URL Cloudinary's console gives (cloudinary://KEY:SECRET@CLOUD)
+        Cloudinary.from_url(os.environ["CLOUDINARY_URL"]).save("bahela-cloudinary")
         ```
     """
 
@@ -74,8 +81,63 @@ class Cloudinary(Block):
     )
     timeout_seconds: float = Field(default=60)
 
+    @classmethod
+    def from_url(cls, url: str, **settings: Any) -> Cloudinary:
+        """The account of a `CLOUDINARY_URL`, read by the cloudinary SDK's own parser:
+        `cloudinary://<api_key>:<api_secret>@<cloud_name>`, with `?upload_prefix=<URL>`
+        for another API host (a regional one, or a local stand-in). `settings` sets the
+        block's other fields (`expression`, ...)."""
+        return cls.from_sdk_config(_sdk_config_of(url), **settings)
+
+    @classmethod
+    def from_sdk_config(cls, config: cloudinary.Config, **settings: Any) -> Cloudinary:
+        """The account a cloudinary SDK configuration holds: `cloudinary.config()` is the
+        one the SDK reads from this process's environment (`CLOUDINARY_URL`, or
+        `CLOUDINARY_CLOUD_NAME`, `CLOUDINARY_API_KEY` and `CLOUDINARY_API_SECRET`)."""
+        missing = [name for name in ("cloud_name", "api_key", "api_secret") if not getattr(config, name)]
+        if missing:
+            raise ValueError(
+                f"the Cloudinary configuration has no {' or '.join(missing)}: CLOUDINARY_URL must look like "
+                "cloudinary://<api_key>:<api_secret>@<cloud_name>[?upload_prefix=<API URL>]"
+            )
+        if config.upload_prefix:
+            settings.setdefault("api_base_url", str(config.upload_prefix))
+        return cls(
+            cloud_name=str(config.cloud_name),
+            api_key=str(config.api_key),
+            api_secret=SecretStr(str(config.api_secret)),
+            **settings,
+        )
+
     def describe(self) -> str:
         return f"Cloudinary cloud '{self.cloud_name}' at {self.api_base_url}"
+
+    async def check(self, timeout: float = 20.0) -> str:
+        """One authenticated search for a single resource: the credentials, the API's
+        address and the expression, with no retry and no waiting for a rate limit."""
+        body = {"expression": self.expression, "max_results": 1}
+        auth = (self.api_key, self.api_secret.get_secret_value())
+        try:
+            async with httpx.AsyncClient(auth=auth, timeout=timeout) as client:
+                response = await client.post(self._search_url(), json=body)
+        except httpx.RequestError as exc:
+            raise SourceUnavailable(
+                f"{self.describe()} is unreachable ({type(exc).__name__}). "
+                "Check api_base_url of the Cloudinary block and that this worker can reach it."
+            ) from None
+        answer = self._judge(response, attempt=1)  # raises on refused credentials or expression
+        if isinstance(answer, SearchPage):
+            found = "" if answer.total_count is None else f": {answer.total_count} resources match"
+            return f"an authenticated search answered{found}"
+        if answer.reset_in is not None:  # the credentials passed: only the hourly allowance is spent
+            return f"credentials accepted, but the Search API is rate-limited until {_utc_after(answer.reset_in)}"
+        raise SourceUnavailable(
+            f"{self.describe()} answered the search with {answer.problem}.{answer.hint} "
+            "Check Cloudinary's status and api_base_url of the Cloudinary block."
+        )
+
+    def _search_url(self) -> str:
+        return f"{self.api_base_url.rstrip('/')}/v1_1/{self.cloud_name}/resources/search"
 
     async def resources_created_between(
         self, start: datetime, end: datetime, *, deadline: float | None = None
@@ -91,7 +153,7 @@ class Cloudinary(Block):
             "max_results": self.max_results,
             "sort_by": [{"created_at": "asc"}, {"public_id": "asc"}],
         }
-        url = f"{self.api_base_url.rstrip('/')}/v1_1/{self.cloud_name}/resources/search"
+        url = self._search_url()
         auth = (self.api_key, self.api_secret.get_secret_value())
         paging = Paging(self.max_results)
         async with httpx.AsyncClient(auth=auth, timeout=self.timeout_seconds) as client:
@@ -229,6 +291,18 @@ class CloudinaryExport(Block):
     def describe(self) -> str:
         return f"saved Cloudinary pages in {self.path}"
 
+    async def check(self, timeout: float = 20.0) -> str:
+        """The folder holds saved pages, and the first one reads as a Search API page."""
+        pages = sorted(Path(self.path).glob("search-*.json"))
+        if not pages:
+            raise SourceUnavailable(
+                f"{self.describe()}: no search-*.json pages. Run `pipelines sample-data` "
+                "or point the CloudinaryExport block's path at saved Search API pages."
+            )
+        return (
+            f"{len(pages)} saved pages; {pages[0].name} holds {len(self._read(pages[0]).resources)} resources"
+        )
+
     async def resources_created_between(
         self, start: datetime, end: datetime, *, deadline: float | None = None
     ) -> AsyncIterator[list]:
@@ -254,6 +328,20 @@ class CloudinaryExport(Block):
                 "Replace or remove that file, or point the CloudinaryExport block's path at "
                 "saved Search API pages (`pipelines sample-data` writes a fresh set)."
             ) from exc
+
+
+def _sdk_config_of(url: str) -> cloudinary.Config:
+    """The cloudinary SDK's configuration of `url` alone. `cloudinary.Config` reads its URL
+    from the process environment, and leaves where the URL comes from to its subclasses
+    (`_load_config_from_env`; the SDK's own `AccountConfig` is one): this one hands it
+    `url`, so the SDK parses it without this process's environment being touched."""
+    import cloudinary
+
+    class UrlConfig(cloudinary.Config):
+        def _load_config_from_env(self) -> None:
+            self._load_from_url(url)
+
+    return UrlConfig()
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""How the product-name crawl behaves: politeness, and (embedded default) where the
-catalog pages come from."""
+"""How the product-name crawl behaves: politeness, limits, and (demo, tests) a local
+copy of the shops to fetch the pages from."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ DEFAULT_USER_AGENT = (
 class ProductCrawl(Block):
     """Settings of the Scrapy crawl of Glamira product pages.
 
-    Production leaves `catalog_folder` empty and crawls the real product URLs; the
-    embedded default serves the sample catalog on 127.0.0.1 and points the crawl at it.
+    Production leaves `rewrite_to` empty and crawls the real product URLs; the demo
+    serves its sample catalog on 127.0.0.1 and points the crawl there.
 
         ```python
         from blocks import ProductCrawl
@@ -38,21 +38,28 @@ class ProductCrawl(Block):
         default=5_000, ge=1, description="Crawl at most this many products a day."
     )
     timeout_seconds: float = Field(default=3_600, gt=0, description="Stop the crawl after this long.")
-    catalog_folder: str | None = Field(
+    rewrite_to: str | None = Field(
         default=None,
-        description="Serve these sample pages on 127.0.0.1 instead of the real sites (demo, tests).",
+        description="Fetch every product URL from this base instead (https://www.glamira.de/x.html "
+        "as <rewrite_to>/www.glamira.de/x.html): a local copy of the shops (demo, tests).",
     )
 
     def describe(self) -> str:
-        target = f"sample catalog {self.catalog_folder}" if self.catalog_folder else "the live product pages"
+        target = (
+            f"the copy of the shops at {self.rewrite_to}" if self.rewrite_to else "the live product pages"
+        )
         return f"product crawl of {target} ({self.concurrent_requests_per_domain}/domain, {self.download_delay}s delay)"
 
+    async def check(self, timeout: float = 20.0) -> str:
+        """Settings only: there is nothing to reach before a run."""
+        return "settings only: nothing to reach before a run"
+
     @classmethod
-    def sample_catalog(cls, folder: str) -> ProductCrawl:
-        """The embedded default: our own sample pages on 127.0.0.1, so no need to be gentle
+    def local_copy(cls, url: str) -> ProductCrawl:
+        """A crawl of a copy of the shops served on this machine, so no need to be gentle
         (robots.txt is still obeyed, failures still recorded)."""
         return cls(
-            catalog_folder=folder,
+            rewrite_to=url,
             concurrent_requests_per_domain=16,
             download_delay=0.0,
             autothrottle=False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from prefect.blocks.core import Block
@@ -30,6 +31,27 @@ class IP2LocationDatabase(Block):
 
     def describe(self) -> str:
         return f"IP2Location BIN {self.path}"
+
+    async def check(self, timeout: float = 20.0) -> str:
+        """The BIN opens with the official `IP2Location` library and answers a lookup."""
+        return await asyncio.to_thread(self._open)
+
+    def _open(self) -> str:
+        import IP2Location
+
+        path = self.checked_path()
+        try:
+            database = IP2Location.IP2Location(str(path))
+            try:
+                database.get_country_short("8.8.8.8")
+            finally:
+                database.close()
+        except Exception as exc:  # the library raises bare ValueErrors and struct errors alike
+            raise SourceUnavailable(
+                f"{self.describe()} does not open with the IP2Location library ({type(exc).__name__}: {exc}). "
+                "Check path of the IP2Location block: it must name the .BIN file (not the CSV or the ZIP)."
+            ) from None
+        return f"opens with the IP2Location library ({path.stat().st_size / 1e6:.1f} MB)"
 
     def checked_path(self) -> Path:
         path = Path(self.path).expanduser()

@@ -196,6 +196,13 @@ class Lake:
             announce(landed)
         return landed
 
+    async def put(self, key: str, content: bytes) -> str:
+        """A file outside the partitions (a report for people); its URI."""
+        if _PARTITION.match(key.rsplit("/", 1)[0]):
+            raise ValueError(f"{key} is inside a partition: land it with `replacing`")
+        await self._write(key, content)
+        return self.uri(key)
+
     # -- reading ------------------------------------------------------------------------
 
     async def object(self, key: str) -> LakeObject:

@@ -111,6 +111,18 @@ class Outbox(Block):
     def describe(self) -> str:
         return f"outbox {self.path}"
 
+    async def check(self, timeout: float = 20.0) -> str:
+        """The folder is writable, or can be created by the first mail."""
+        folder = Path(self.path).expanduser()
+        if folder.is_dir() and os.access(folder, os.W_OK | os.X_OK):
+            return f"{folder} is a writable folder"
+        nearest = next((p for p in folder.parents if p.exists()), None)
+        if not folder.exists() and nearest and nearest.is_dir() and os.access(nearest, os.W_OK | os.X_OK):
+            return f"{folder} does not exist yet; the first mail creates it"
+        raise SourceUnavailable(
+            f"{self.describe()} is not a folder this worker can write to. Check path of the Outbox block."
+        )
+
     async def send(self, email: Email, name: str) -> str:
         folder = Path(self.path).expanduser()
         folder.mkdir(parents=True, exist_ok=True)
@@ -146,6 +158,40 @@ class SendGrid(Block):
 
     def describe(self) -> str:
         return f"SendGrid at {self.api_host} to {len(self.recipients)} recipient(s)"
+
+    async def check(self, timeout: float = 20.0) -> str:
+        """The API key's scopes (GET /v3/scopes): the key is accepted and may send mail.
+        Nothing is sent."""
+        import httpx
+
+        headers = {"Authorization": f"Bearer {self.api_key.get_secret_value()}"}
+        try:
+            async with httpx.AsyncClient(timeout=timeout) as client:
+                response = await client.get(f"{self.api_host.rstrip('/')}/v3/scopes", headers=headers)
+        except httpx.RequestError as exc:
+            raise SourceUnavailable(
+                f"SendGrid at {self.api_host} is unreachable ({type(exc).__name__}). "
+                "Check api_host of the SendGrid block."
+            ) from None
+        if response.status_code in (401, 403):
+            raise SourceUnavailable(
+                f"SendGrid refused the API key (HTTP {response.status_code}). Check api_key of the SendGrid block."
+            )
+        try:
+            scopes = response.json()["scopes"] if response.status_code == 200 else None
+        except (ValueError, KeyError, TypeError):
+            scopes = None
+        if not isinstance(scopes, list):
+            raise SourceUnavailable(
+                f"SendGrid at {self.api_host} answered GET /v3/scopes with HTTP {response.status_code}, "
+                "not a list of scopes. Check api_host of the SendGrid block."
+            )
+        if "mail.send" not in scopes:
+            raise SourceUnavailable(
+                "SendGrid accepted the API key, but it lacks the mail.send scope: give the key "
+                "Mail Send access in SendGrid, or put another key in api_key of the SendGrid block."
+            )
+        return "API key accepted, with the mail.send scope (nothing sent)"
 
     async def send(self, email: Email, name: str) -> str:
         return await asyncio.to_thread(self._send, email.to_sendgrid(self.sender, self.recipients))
@@ -192,6 +238,50 @@ class SmtpMailer(Block):
 
     def describe(self) -> str:
         return f"SMTP {self.credentials.smtp_server}:{self.credentials.smtp_port or ''} to {len(self.recipients)} recipient(s)"
+
+    async def check(self, timeout: float = 20.0) -> str:
+        """Connect and log in, as sending does; no message."""
+        return await asyncio.to_thread(self._log_in, timeout)
+
+    def _log_in(self, timeout: float) -> str:
+        # The connection `credentials.get_server()` opens, with a timeout it has no way to
+        # take: a server that never answers must not hold the check (or its process) forever.
+        import smtplib
+        import ssl
+
+        from prefect_email.credentials import SMTPServer, SMTPType
+
+        creds = self.credentials
+        host = creds.smtp_server.value if isinstance(creds.smtp_server, SMTPServer) else creds.smtp_server
+        kind = SMTPType[creds.smtp_type] if isinstance(creds.smtp_type, str) else creds.smtp_type
+        port = creds.smtp_port or kind.value
+        context = (
+            ssl.create_default_context()
+            if creds.verify
+            else ssl._create_unverified_context(protocol=ssl.PROTOCOL_TLS_CLIENT)
+        )
+        try:
+            if kind is SMTPType.SSL:
+                server = smtplib.SMTP_SSL(host, port, context=context, timeout=timeout)
+            else:
+                server = smtplib.SMTP(host, port, timeout=timeout)
+            try:
+                if kind is SMTPType.STARTTLS:
+                    server.starttls(context=context)
+                if creds.username:
+                    server.login(creds.username, creds.password.get_secret_value())
+                else:
+                    server.noop()
+            finally:
+                server.quit()
+        except (smtplib.SMTPException, OSError) as exc:
+            raise SourceUnavailable(
+                f"SMTP server {host}:{port} refused or is unreachable: {type(exc).__name__}: {exc}. "
+                "Check smtp_server, smtp_port, smtp_type, username and password of the SMTP mailer's credentials."
+            ) from None
+        return (
+            f"logged in as {creds.username} (nothing sent)" if creds.username else "connected (no login set)"
+        )
 
     async def send(self, email: Email, name: str) -> str:
         return await asyncio.to_thread(self._send, email)

@@ -94,6 +94,13 @@ class MongoDB(Block):
         finally:
             await client.close()
 
+    async def check(self, timeout: float = 20.0) -> str:
+        """A `ping`: the deployment answers and the connection string's user logs in.
+        (server_selection_timeout_ms bounds the wait; the caller cancels past `timeout`.)"""
+        async with self.client() as client:
+            await client.admin.command("ping")
+        return "ping answered"
+
     async def list_databases(self, prefix: str = "") -> list[str]:
         async with self.client() as client:
             names = await client.list_database_names()
@@ -135,6 +142,17 @@ class MongoDump(Block):
 
     def describe(self) -> str:
         return f"mongodump folder {self.path}"
+
+    async def check(self, timeout: float = 20.0) -> str:
+        """The folder exists and holds database folders."""
+        databases = await self.list_databases()
+        if not databases:
+            raise SourceUnavailable(
+                f"{self.describe()} holds no database folders. Point the MongoDump block's path at "
+                "a mongodump output folder (one sub-folder per database)."
+            )
+        shown = ", ".join(databases[:5]) + (", ..." if len(databases) > 5 else "")
+        return f"{len(databases)} databases ({shown})"
 
     async def list_databases(self, prefix: str = "") -> list[str]:
         root = Path(self.path)

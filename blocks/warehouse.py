@@ -23,7 +23,7 @@ from prefect_gcp.credentials import GcpCredentials
 from pydantic import Field
 
 from pipelines.duckdb_file import connect_when_free
-from pipelines.errors import ConfigurationError
+from pipelines.errors import ConfigurationError, SourceUnavailable
 
 logger = logging.getLogger("pipelines.warehouse")
 
@@ -55,6 +55,28 @@ class DuckDBWarehouse(Block):
 
     def describe(self) -> str:
         return f"DuckDB warehouse {self.path}"
+
+    async def check(self, timeout: float = 20.0) -> str:
+        """The file opens read-only, or does not exist yet (the first load creates it)."""
+        return await asyncio.to_thread(self._open_read_only)
+
+    def _open_read_only(self) -> str:
+        from pipelines.duckdb_file import is_lock_conflict
+
+        path = Path(self.path).expanduser()
+        if not path.exists():
+            return f"{path} does not exist yet; the first load creates it"
+        try:
+            duckdb.connect(str(path), read_only=True).close()
+        except duckdb.Error as exc:
+            if isinstance(exc, duckdb.IOException) and is_lock_conflict(exc):
+                # only a DuckDB database can be locked by one: a run is writing it now
+                return f"{path} is a DuckDB database, open in another process now (a flow run)"
+            raise SourceUnavailable(
+                f"{self.describe()} does not open as a DuckDB database ({type(exc).__name__}: {exc}). "
+                "Check path of the DuckDB warehouse block."
+            ) from None
+        return f"{path} opens read-only"
 
     def table_ref(self, schema: str, table: str) -> str:
         return f'"{schema}"."{table}"'
@@ -162,6 +184,33 @@ class BigQueryWarehouse(Block):
 
     def describe(self) -> str:
         return f"BigQuery project {self._project()} ({self.location})"
+
+    async def check(self, timeout: float = 20.0) -> str:
+        """A dry-run query: the credentials, the project and the right to run jobs in it,
+        at no cost and without touching a table."""
+        return await asyncio.to_thread(self._dry_run, timeout)
+
+    def _dry_run(self, timeout: float) -> str:
+        from google.cloud import bigquery
+        from google.cloud.bigquery.retry import DEFAULT_RETRY
+
+        where = self.describe()  # a block without a project fails here, saying so
+        try:
+            self._client().query(
+                "select 1",
+                job_config=bigquery.QueryJobConfig(dry_run=True, use_query_cache=False),
+                timeout=timeout,
+                retry=DEFAULT_RETRY.with_timeout(timeout),
+                job_retry=None,
+            )
+        except Exception as exc:  # refused, unreachable or misconfigured: all say what to check
+            endpoint = " and api_endpoint" if self.api_endpoint else ""
+            raise SourceUnavailable(
+                f"{where} refused a dry-run query ({type(exc).__name__}: {str(exc)[:300]}). Check "
+                f"project, location{endpoint} and gcp_credentials of the BigQuery warehouse block (its "
+                "service account needs bigquery.jobs.create in the project)."
+            ) from None
+        return "a dry-run query was accepted"
 
     def table_ref(self, schema: str, table: str) -> str:
         return f"`{self._project()}.{self.dataset_prefix}{schema}.{table}`"

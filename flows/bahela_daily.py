@@ -10,21 +10,19 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import date, timedelta
-from pathlib import Path
 
 import polars as pl
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact
 from prefect.runtime import flow_run
 
-from blocks import resolve
-from blocks.lake import Lake
+from flows.resources import Resources, resources, save_report
 from flows.roles import BahelaBlocks
 from pipelines.alerts import alert_on_crash, alert_on_failure
 from pipelines.calendar import DayWindow, yesterday
 from pipelines.concurrency import one_run_per_day
 from pipelines.errors import gather_all
-from pipelines.settings import JAKARTA, Home
+from pipelines.settings import JAKARTA
 from tasks.bahela.daily import build_report, extract_images, extract_sessions, transform
 from tasks.bahela.summary import TRAILING_DAYS
 from tasks.lake import land_partition
@@ -33,6 +31,7 @@ from tasks.warehouse import load_day, read_history
 
 SOURCE = "bahela"
 SCHEMA = "raw_bahela"
+ROLES = ("mongodb", "cloudinary", "lake", "warehouse", "mailer", "slack")
 TIMEOUT_SECONDS = 3600
 # what a run keeps for landing, loading and mailing after its sources have answered
 AFTER_EXTRACT_SECONDS = 300
@@ -67,44 +66,21 @@ async def bahela_daily(
     """
     deadline = time.monotonic() + TIMEOUT_SECONDS - AFTER_EXTRACT_SECONDS
     day = day or yesterday(JAKARTA)
-    home = Home.from_env()
-    lake = await resolve.lake(blocks.lake, home)
-    async with one_run_per_day(lake, "bahela-daily", day):
-        return await _process_day(day, sites, notify, blocks, home, lake, deadline)
+    used = await resources(blocks, SOURCE, *ROLES)  # every role, before any work
+    used.log(get_run_logger(), *ROLES)
+    async with one_run_per_day(used.lake, "bahela-daily", day):
+        return await _process_day(day, sites, notify, used, deadline)
 
 
 async def _process_day(
-    day: date,
-    sites: list[str] | None,
-    notify: bool,
-    blocks: BahelaBlocks,
-    home: Home,
-    lake: Lake,
-    deadline: float,
+    day: date, sites: list[str] | None, notify: bool, used: Resources, deadline: float
 ) -> dict:
     logger = get_run_logger()
-    samples = home.samples / SOURCE
-    sessions_source, images_source, warehouse, mailer, slack = await asyncio.gather(
-        resolve.mongodb(blocks.mongodb, samples / "mongodump"),
-        resolve.cloudinary(blocks.cloudinary, samples / "cloudinary"),
-        resolve.warehouse(blocks.warehouse, home),
-        resolve.mailer(blocks.mailer, home),
-        resolve.slack(blocks.slack),
-    )
-    resolve.log_choices(
-        logger,
-        sessions=sessions_source,
-        images=images_source,
-        lake=lake,
-        warehouse=warehouse,
-        mail=mailer,
-        slack=slack,
-    )
-
+    lake, warehouse = used.lake, used.warehouse
     window = DayWindow.of(day, JAKARTA)
     sessions, raw_images = await gather_all(
-        extract_sessions(sessions_source, window, sites),
-        extract_images(images_source, window, deadline),
+        extract_sessions(used.mongodb, window, sites),
+        extract_images(used.cloudinary, window, deadline),
     )
     tables = transform(sessions, raw_images, day)
 
@@ -128,10 +104,10 @@ async def _process_day(
     for table, partitions in by_table.items():
         await load_day(warehouse, SCHEMA, table, day, partitions)
 
-    report_path = _save_report_copy(home.reports, f"bahela-daily-{day.isoformat()}.html", report.html)
+    report_path = await save_report(lake, f"bahela-daily-{day.isoformat()}.html", report.html)
     if notify:
-        await send_email(mailer, report.email, f"bahela-daily-{day.isoformat()}")
-        await post_to_slack(slack, report.slack)
+        await send_email(used.mailer, report.email, f"bahela-daily-{day.isoformat()}")
+        await post_to_slack(used.slack, report.slack)
     await acreate_markdown_artifact(
         key="bahela-daily-summary",
         markdown=report.markdown,
@@ -148,12 +124,5 @@ async def _process_day(
         "set_aside": tables.counts.set_aside,
         "rows": tables.counts.as_dict(),
         "lake": {p.prefix: p.rows for p in landed},
-        "report": str(report_path),
+        "report": report_path,
     }
-
-
-def _save_report_copy(folder: Path, name: str, html: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / name
-    target.write_text(html, encoding="utf-8")
-    return target

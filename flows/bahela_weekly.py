@@ -6,21 +6,20 @@ history (warehouse) ─ daily metrics, rolling averages, trends ─┐
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date, timedelta
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.runtime import flow_run
 
-from blocks import resolve
-from blocks.lake import Lake
+from flows.bahela_daily import ROLES as DAILY_ROLES
 from flows.bahela_daily import SCHEMA, SOURCE, bahela_daily
+from flows.resources import Resources, resources, save_report
 from flows.roles import BahelaBlocks
 from pipelines.alerts import alert_on_crash, alert_on_failure
 from pipelines.calendar import yesterday
 from pipelines.concurrency import one_run_per_day
-from pipelines.settings import JAKARTA, Home
+from pipelines.settings import JAKARTA
 from tasks.bahela.weekly import analyse, build_report, forecasts_frame, missing_days
 from tasks.lake import land_partition
 from tasks.notify import post_to_slack, send_email
@@ -67,10 +66,11 @@ async def bahela_weekly(
     week_ending = week_ending or last_sunday()
     if week_ending.weekday() != 6:
         raise ValueError(f"week_ending must be a Sunday; {week_ending} is a {week_ending:%A}")
-    home = Home.from_env()
-    lake = await resolve.lake(blocks.lake, home)
-    async with one_run_per_day(lake, "bahela-weekly", week_ending):
-        return await _report_week(week_ending, history_days, backtest_weeks, notify, blocks, home, lake)
+    # the daily flow's roles too: the week may need days the warehouse lacks
+    used = await resources(blocks, SOURCE, *DAILY_ROLES)
+    used.log(get_run_logger(), "lake", "warehouse", "mailer", "slack")
+    async with one_run_per_day(used.lake, "bahela-weekly", week_ending):
+        return await _report_week(week_ending, history_days, backtest_weeks, notify, blocks, used)
 
 
 async def _report_week(
@@ -79,16 +79,10 @@ async def _report_week(
     backtest_weeks: int,
     notify: bool,
     blocks: BahelaBlocks,
-    home: Home,
-    lake: Lake,
+    used: Resources,
 ) -> dict:
     logger = get_run_logger()
-    warehouse, mailer, slack = await asyncio.gather(
-        resolve.warehouse(blocks.warehouse, home),
-        resolve.mailer(blocks.mailer, home),
-        resolve.slack(blocks.slack),
-    )
-    resolve.log_choices(logger, lake=lake, warehouse=warehouse, mail=mailer, slack=slack)
+    lake, warehouse = used.lake, used.warehouse
     first = week_ending - timedelta(days=history_days - 1) if history_days else EARLIEST
     week_start = week_ending - timedelta(days=6)
 
@@ -109,12 +103,10 @@ async def _report_week(
     landed = await land_partition(lake, SOURCE, "forecasts", week_ending, forecasts)
     await load_day(warehouse, SCHEMA, "forecasts", week_ending, [landed], day_column="week_ending")
 
-    home.reports.mkdir(parents=True, exist_ok=True)
-    report_path = home.reports / f"bahela-weekly-{week_ending.isoformat()}.html"
-    report_path.write_text(report.html, encoding="utf-8")
+    report_path = await save_report(lake, f"bahela-weekly-{week_ending.isoformat()}.html", report.html)
     if notify:
-        await send_email(mailer, report.email, f"bahela-weekly-{week_ending.isoformat()}")
-        await post_to_slack(slack, report.slack)
+        await send_email(used.mailer, report.email, f"bahela-weekly-{week_ending.isoformat()}")
+        await post_to_slack(used.slack, report.slack)
     await acreate_markdown_artifact(
         key="bahela-weekly-report", markdown=report.markdown, description=f"Week ending {week_ending}"
     )
@@ -136,5 +128,5 @@ async def _report_week(
         "verdicts": {
             t: f.backtest.verdict for t, f in (inputs.forecasts or {}).items() if f.backtest is not None
         },
-        "report": str(report_path),
+        "report": report_path,
     }

@@ -11,23 +11,21 @@ re-run alone for a day; glamira-daily runs the three and reports.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, date
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact
 from prefect.runtime import flow_run
 
-from blocks import resolve
-from blocks.mongodb import MongoDB
 from flows.glamira_load import LOADS, glamira_load
+from flows.glamira_load import ROLES as LOAD_ROLES
+from flows.resources import resources, scratch
 from flows.roles import GlamiraBlocks
 from pipelines import htmlmail as h
 from pipelines.alerts import alert_on_crash, alert_on_failure
 from pipelines.calendar import yesterday
 from pipelines.concurrency import one_run_per_day
 from pipelines.errors import gather_all
-from pipelines.settings import Home
 from tasks.glamira.ingest import (
     DATABASE,
     crawl_product_names,
@@ -35,10 +33,12 @@ from tasks.glamira.ingest import (
     land_events,
     parse_new_user_agents,
 )
-from tasks.glamira.locations import LakeLocations, MongoLocations
+from tasks.glamira.locations import locations_store
 
 SOURCE = "glamira"
-DEMO_BIN = "IP2LOCATION-DEMO-DB11.BIN"
+EVENTS_ROLES = ("mongodb", "lake")
+LOCATIONS_ROLES = ("mongodb", "lake", "ip2location")
+PRODUCTS_ROLES = ("lake", "crawl")
 
 
 def _day(day: date | None) -> date:
@@ -67,13 +67,11 @@ async def glamira_events(
     """Stream the day's events from MongoDB (`glamira.summary`, by `time_stamp`),
     normalise them on `workers` processes (default: one per core, or PIPELINES_WORKERS)
     and land them as `glamira/events/dt=DAY` (rejects beside them)."""
-    day, home = _day(day), Home.from_env()
-    source, lake = await asyncio.gather(
-        resolve.mongodb(blocks.mongodb, home.samples / SOURCE / "mongodump"), resolve.lake(blocks.lake, home)
-    )
-    resolve.log_choices(get_run_logger(), events=source, lake=lake)
-    landed = (await land_events(source, lake, day, batch_size, workers)).as_dict()
-    landed["user_agents"] = await parse_new_user_agents(lake, day)
+    day = _day(day)
+    used = await resources(blocks, SOURCE, *EVENTS_ROLES)
+    used.log(get_run_logger(), *EVENTS_ROLES)
+    landed = (await land_events(used.mongodb, used.lake, day, batch_size, workers)).as_dict()
+    landed["user_agents"] = await parse_new_user_agents(used.lake, day)
     return landed
 
 
@@ -86,15 +84,13 @@ async def glamira_events(
 async def glamira_locations(day: date | None = None, blocks: GlamiraBlocks = GlamiraBlocks()) -> dict:
     """Geolocate the IPs of the day's landed events that no earlier day located; upsert
     them into MongoDB's `locations` (production) and land `glamira/locations/dt=DAY`."""
-    day, home = _day(day), Home.from_env()
-    source, lake, database = await asyncio.gather(
-        resolve.mongodb(blocks.mongodb, home.samples / SOURCE / "mongodump"),
-        resolve.lake(blocks.lake, home),
-        resolve.ip2location(blocks.ip2location, home.samples / SOURCE / "ip2location" / DEMO_BIN),
-    )
-    store = MongoLocations(source, DATABASE) if isinstance(source, MongoDB) else LakeLocations(lake)
-    resolve.log_choices(get_run_logger(), locations=store, ip2location=database, lake=lake)
-    return (await geolocate_new_ips(lake, store, str(database.checked_path()), day)).as_dict()
+    day = _day(day)
+    used = await resources(blocks, SOURCE, *LOCATIONS_ROLES)
+    used.log(get_run_logger(), *LOCATIONS_ROLES)
+    store = locations_store(used.mongodb, used.lake, DATABASE)
+    get_run_logger().info("locations  %s", store.describe())
+    path = str(used.ip2location.checked_path())
+    return (await geolocate_new_ips(used.lake, store, path, day)).as_dict()
 
 
 @flow(
@@ -106,13 +102,13 @@ async def glamira_locations(day: date | None = None, blocks: GlamiraBlocks = Gla
 async def glamira_products(day: date | None = None, blocks: GlamiraBlocks = GlamiraBlocks()) -> dict:
     """Crawl the names of the day's products not yet named (Scrapy, in its own process);
     land `glamira/products/dt=DAY` and its `products.csv`."""
-    day, home = _day(day), Home.from_env()
-    lake, settings = await asyncio.gather(
-        resolve.lake(blocks.lake, home), resolve.crawl(blocks.crawl, home.samples / SOURCE / "catalog")
-    )
-    resolve.log_choices(get_run_logger(), crawl=settings, lake=lake)
-    workdir = home.root / "work" / "glamira-crawl" / day.isoformat()  # resumable: a re-run skips what is done
-    return (await crawl_product_names(lake, settings, str(workdir), day)).as_dict()
+    day = _day(day)
+    used = await resources(blocks, SOURCE, *PRODUCTS_ROLES)
+    used.log(get_run_logger(), *PRODUCTS_ROLES)
+    with scratch(
+        f"glamira-crawl/{day.isoformat()}"
+    ) as workdir:  # locally resumable: a re-run skips what is done
+        return (await crawl_product_names(used.lake, used.crawl, str(workdir), day)).as_dict()
 
 
 @flow(
@@ -146,8 +142,10 @@ async def glamira_daily(
         blocks: names of the saved blocks to use.
     """
     day = _day(day)
-    lake = await resolve.lake(blocks.lake, Home.from_env())
-    async with one_run_per_day(lake, "glamira-daily", day):
+    roles = {*EVENTS_ROLES, *(LOCATIONS_ROLES if geolocate else ()), *(PRODUCTS_ROLES if crawl else ())}
+    roles |= set(LOAD_ROLES if load_warehouse else ())
+    used = await resources(blocks, SOURCE, *sorted(roles))  # every step's roles, before any work
+    async with one_run_per_day(used.lake, "glamira-daily", day):
         events = await glamira_events(day=day, batch_size=batch_size, workers=workers, blocks=blocks)
         steps = []
         if geolocate:

@@ -11,22 +11,21 @@ default glamira-daily calls it directly and DuckDB reads the local parquet.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from blocks import resolve
 from blocks.lake import LandedPartition, partition_prefix, rejects_prefix
+from flows.resources import resources
 from flows.roles import GlamiraBlocks
 from pipelines.alerts import alert_on_crash, alert_on_failure
 from pipelines.errors import ConfigurationError
-from pipelines.settings import Home
 from tasks.glamira.ingest import SOURCE
 from tasks.warehouse import load_day
 
 SCHEMA = "raw_glamira"
+ROLES = ("lake", "warehouse")
 # lake dataset -> (warehouse table, the column that holds the partition's day)
 LOADS: dict[str, tuple[str, str]] = {
     "events": ("events", "day"),
@@ -64,14 +63,12 @@ async def glamira_load(
         blocks: names of the saved blocks (lake and warehouse are used).
     """
     logger = get_run_logger()
+    used = await resources(blocks, SOURCE, *ROLES)
+    used.log(logger, *ROLES)
+    lake, warehouse = used.lake, used.warehouse
     if dataset not in LOADS:
         logger.info("no warehouse table for lake dataset %r: nothing to load", dataset)
         return {"dataset": dataset, "day": day.isoformat(), "skipped": "not a loaded dataset"}
-    home = Home.from_env()
-    lake, warehouse = await asyncio.gather(
-        resolve.lake(blocks.lake, home), resolve.warehouse(blocks.warehouse, home)
-    )
-    resolve.log_choices(logger, lake=lake, warehouse=warehouse)
     table, day_column = LOADS[dataset]
     prefix = (
         rejects_prefix(SOURCE, dataset.removeprefix("_rejects/"), day)

@@ -31,3 +31,11 @@ class GlamiraBlocks(BaseModel):
     crawl: str = Field(default="glamira-crawl", description="Product crawl settings block")
     lake: str = Field(default="glamira-lake", description="GcsBucket or LocalFileSystem block")
     warehouse: str = Field(default="glamira-warehouse", description="BigQuery or DuckDB warehouse block")
+
+
+class MartsBlocks(BaseModel):
+    """Names of the saved blocks warehouse-marts uses: the warehouse dbt builds in (it
+    holds both businesses' raw tables) and the lake the dashboard lands in."""
+
+    warehouse: str = Field(default="marts-warehouse", description="BigQuery or DuckDB warehouse block")
+    lake: str = Field(default="glamira-lake", description="GcsBucket or LocalFileSystem block")

@@ -25,11 +25,10 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact
 
-from blocks import resolve
 from blocks.warehouse import BigQueryWarehouse, DuckDBWarehouse
-from flows.roles import GlamiraBlocks
+from flows.resources import Resources, resources, save_report, scratch
+from flows.roles import MartsBlocks
 from pipelines.alerts import alert_on_crash, alert_on_failure
-from pipelines.settings import Home
 from tasks.dbt_sources import (
     Relation,
     Skipped,
@@ -41,15 +40,16 @@ from tasks.dbt_sources import (
 )
 
 DBT_DIR = Path(__file__).resolve().parents[1] / "dbt"
+ROLES = ("warehouse", "lake")
 DASHBOARD = "glamira-dashboard.html"
 
 
-def dbt_environment(warehouse: DuckDBWarehouse | BigQueryWarehouse, home: Home) -> dict[str, str]:
-    """The environment the dbt profile reads (see dbt/profiles.yml)."""
+def dbt_environment(warehouse: DuckDBWarehouse | BigQueryWarehouse, work: Path) -> dict[str, str]:
+    """The environment the dbt profile reads (see dbt/profiles.yml); dbt's logs go to `work`."""
     common = {
         "DO_NOT_TRACK": "1",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "DBT_LOG_PATH": str(home.root / "work" / "dbt" / "logs"),
+        "DBT_LOG_PATH": str(work / "logs"),
     }
     if isinstance(warehouse, DuckDBWarehouse):
         return {
@@ -140,8 +140,8 @@ _DBT = threading.Lock()
 
 
 @contextlib.contextmanager
-def _dbt_session(warehouse: DuckDBWarehouse | BigQueryWarehouse, home: Home) -> Iterator[None]:
-    with _DBT, _environment(dbt_environment(warehouse, home)):
+def _dbt_session(warehouse: DuckDBWarehouse | BigQueryWarehouse, work: Path) -> Iterator[None]:
+    with _DBT, _environment(dbt_environment(warehouse, work)):
         yield
 
 
@@ -203,7 +203,7 @@ async def warehouse_marts(
     full_refresh: bool = False,
     docs: bool = False,
     dashboard: bool = True,
-    blocks: GlamiraBlocks = GlamiraBlocks(),
+    blocks: MartsBlocks = MartsBlocks(),
 ) -> dict:
     """Build the marts.
 
@@ -214,19 +214,35 @@ async def warehouse_marts(
         full_refresh: rebuild the incremental facts from scratch.
         docs: also run `dbt docs generate` (the site lands in the dbt target folder).
         dashboard: rebuild the Glamira dashboard in reports/ afterwards.
-        blocks: names of the saved blocks (the warehouse is used).
+        blocks: names of the saved blocks: the warehouse dbt builds in, and the lake the
+            dashboard lands in (production; locally it goes to PIPELINES_HOME/reports).
     """
+    logger = get_run_logger()
+    used = await resources(blocks, "marts", *ROLES)
+    used.log(logger, *ROLES)
+    with scratch("dbt") as work:
+        return await _build(used, work, start_day, end_day, select, full_refresh, docs, dashboard)
+
+
+async def _build(
+    used: Resources,
+    work: Path,
+    start_day: date | None,
+    end_day: date | None,
+    select: str | None,
+    full_refresh: bool,
+    docs: bool,
+    dashboard: bool,
+) -> dict:
     from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
 
     logger = get_run_logger()
-    home = Home.from_env()
-    warehouse = await resolve.warehouse(blocks.warehouse, home)
-    resolve.log_choices(logger, warehouse=warehouse)
-    target_path = home.root / "work" / "dbt" / "target"
+    warehouse = used.warehouse
+    target_path = work / "target"
     common = ["--target-path", str(target_path)]
     if values := dbt_vars(warehouse, start_day, end_day):
         common += ["--vars", json.dumps(values)]
-    with _dbt_session(warehouse, home):
+    with _dbt_session(warehouse, work):
         manifest = dbt_parse(common)
     sources = source_tables(manifest)
     plan = SourcePlan.of(sources, await existing_relations(warehouse, [t.relation for t in sources]))
@@ -243,12 +259,14 @@ async def warehouse_marts(
     else:
         args = ["build", *common]
         if select:
-            args += ["--select", select]
+            # a test runs only when every model it reads is in the selection: a partial
+            # rebuild must not test models it left as they were, or never built
+            args += ["--select", select, "--indirect-selection", "cautious"]
         if plan.missing:
             args += ["--exclude", *plan.exclude]
         if full_refresh:
             args.append("--full-refresh")
-        with _dbt_session(warehouse, home):
+        with _dbt_session(warehouse, work):
             if plan.missing:
                 skipped = dbt_list(common, plan.skipped_selection(select))
                 logger.warning(
@@ -274,7 +292,7 @@ async def warehouse_marts(
     }
     dashboard_note = "Not rebuilt (dashboard=False)."
     if dashboard:
-        summary["dashboard"], dashboard_note = await _dashboard(warehouse, home, model_relations(manifest))
+        summary["dashboard"], dashboard_note = await _dashboard(used, model_relations(manifest))
         logger.info("dashboard: %s", dashboard_note)
     await acreate_markdown_artifact(
         key="warehouse-marts",
@@ -284,11 +302,12 @@ async def warehouse_marts(
     return summary
 
 
-async def _dashboard(warehouse, home: Home, relations: dict[str, Relation]) -> tuple[str | None, str]:
+async def _dashboard(used: Resources, relations: dict[str, Relation]) -> tuple[str | None, str]:
     """The dashboard rebuilt (its path and a note), or why not: it reads the Glamira
     marts, which a warehouse without Glamira's raw tables never gets."""
-    from tasks.glamira.dashboard import MARTS, build_dashboard
+    from tasks.glamira.dashboard import MARTS, dashboard_html
 
+    warehouse = used.warehouse
     needed = [relations[name] for name in MARTS]
     absent = sorted(set(needed) - await existing_relations(warehouse, needed))
     if absent:
@@ -296,5 +315,5 @@ async def _dashboard(warehouse, home: Home, relations: dict[str, Relation]) -> t
             f"Skipped: the Glamira marts {', '.join(map(str, absent))} are not in the warehouse "
             "(the dashboard appears once glamira-daily has loaded a day and warehouse-marts has built them)."
         )
-    path = str(await build_dashboard(warehouse, home.reports / DASHBOARD))
+    path = await save_report(used.lake, DASHBOARD, await dashboard_html(warehouse))
     return path, f"Rebuilt at {path}."

@@ -16,6 +16,7 @@ must not hide the original failure.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from html import escape
@@ -30,11 +31,11 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import StateType
 
-from blocks import resolve
 from blocks.mail import Email
+from blocks.resolve import KINDS, embedded_default, saved_block
 from pipelines import formatting as fmt
 from pipelines import htmlmail as h
-from pipelines.settings import Home
+from pipelines.settings import Home, Profile
 
 ALERT_SLACK = "pipelines-alerts-slack"
 ALERT_MAILER = "pipelines-alerts-mailer"
@@ -144,16 +145,21 @@ async def describe_failure(flow_name: str, flow_run, state) -> Alert:
 
 
 async def send_alert(alert: Alert) -> None:
-    home = Home.from_env()
-    slack = await resolve.slack(ALERT_SLACK)
-    mailer = await resolve.mailer(ALERT_MAILER, home)
+    """Through the saved alert blocks; without them the alert is logged, and locally
+    also written to the outbox (production writes nothing under PIPELINES_HOME)."""
+    slack, mailer = await asyncio.gather(
+        saved_block(ALERT_SLACK, *KINDS["slack"]), saved_block(ALERT_MAILER, *KINDS["mailer"])
+    )
+    if mailer is None and Profile.from_env() is Profile.LOCAL:
+        mailer = embedded_default("mailer", "pipelines", Home.from_env())
     if slack is not None:
         response = await slack.get_client().send(text=alert.slack_text())
         logger.info("alert posted to Slack (HTTP %s)", response.status_code)
     else:
         logger.warning("ALERT %s", alert.slack_text())
-    outcome = await mailer.send(alert.email(), f"alert-{alert.flow}-{alert.run_id}")
-    logger.info("alert mail: %s", outcome)
+    if mailer is not None:
+        outcome = await mailer.send(alert.email(), f"alert-{alert.flow}-{alert.run_id}")
+        logger.info("alert mail: %s", outcome)
 
 
 def _ui_url(flow_run) -> str | None:

@@ -9,11 +9,13 @@ Slack.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -21,7 +23,7 @@ from typing import Annotated
 import typer
 
 from pipelines.calendar import days_between, yesterday
-from pipelines.settings import HOME_ENV, JAKARTA, Home
+from pipelines.settings import HOME_ENV, JAKARTA, PROFILE_ENV, Home, Profile
 
 app = typer.Typer(
     help=__doc__,
@@ -30,6 +32,56 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _options(
+    profile: Annotated[
+        Profile | None,
+        typer.Option(
+            help="local: roles without a saved block use the embedded default under PIPELINES_HOME. "
+            "production: every role must be a saved block, checked before any work. "
+            f"Default: ${PROFILE_ENV}, else local.",
+        ),
+    ] = None,
+) -> None:
+    if profile is not None:
+        os.environ[PROFILE_ENV] = profile.value  # the flows read it, in this process and its children
+
+
+def _require_demo() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("demo") is None:
+        typer.echo(
+            "The demo and its sample data are not part of this installation (the production image leaves "
+            "them out): run them from a checkout of the repository.",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+
+@contextlib.contextmanager
+def _local_shops() -> Iterator[None]:
+    """Runs in this process on the embedded default crawl the demo's stand-in shops when
+    their pages are there: served on 127.0.0.1 for as long as the runs last (the flows
+    never start demo code themselves)."""
+    home = Home.from_env()
+    catalog = home.samples / "glamira" / "catalog"
+    if Profile.from_env() is not Profile.LOCAL or not catalog.is_dir():
+        yield
+        return
+    try:
+        from demo.catalog_server import CatalogServer
+    except ImportError:  # an installation without the demo (the production image)
+        yield
+        return
+    from blocks.crawl import ProductCrawl
+    from blocks.resolve import local_default
+
+    with CatalogServer(catalog) as shops, local_default("crawl", ProductCrawl.local_copy(shops.url)):
+        yield
+
 
 # flow name -> "module:function"
 FLOWS = {
@@ -97,7 +149,7 @@ def _sample_window(days: int, last_day: date | None) -> tuple[date, date]:
 
 
 def _ensure_samples(home: Home, first: date, last: date, seed: int, force: bool = False) -> str:
-    from pipelines.sample_data import bahela
+    from demo import bahela
 
     folders = bahela.SampleFolders(home.samples / "bahela")
     started = time.perf_counter()
@@ -121,8 +173,8 @@ def _glamira_days(days: int, last_day: date | None) -> list[date]:
 def _ensure_glamira_samples(
     home: Home, days: list[date], events_per_day: int, seed: int, force: bool = False
 ) -> str:
-    from pipelines.sample_data import glamira
-    from pipelines.sample_data.ip2location_bin import build_demo_bin
+    from demo import glamira
+    from demo.ip2location_bin import build_demo_bin
 
     folders = glamira.GlamiraSampleFolders(home.samples / "glamira")
     started = time.perf_counter()
@@ -148,6 +200,7 @@ def demo(
     for each of the last DAYS days, bahela-weekly for the last complete week, glamira-daily
     for the last three UTC days, then warehouse-marts: dbt marts and the Glamira
     dashboard), and print where to look at the results."""
+    _require_demo()
     _prepare_prefect(quiet=not verbose)
     home = Home.from_env()
     first, last = _sample_window(days, None)
@@ -157,7 +210,8 @@ def demo(
     glamira_days = _glamira_days(GLAMIRA_DEMO_DAYS, None)
     typer.echo(f"             {_ensure_glamira_samples(home, glamira_days, GLAMIRA_DEMO_EVENTS, seed=7)}")
     typer.echo("Starting Prefect's local API (the very first start takes up to a minute) …")
-    week_ending = asyncio.run(_demo(first, last, glamira_days))
+    with _local_shops():
+        week_ending = asyncio.run(_demo(first, last, glamira_days))
     typer.echo(f"\nDone in {time.perf_counter() - started:.0f}s. Look at:")
     for line in _where_to_look(home, last, week_ending):
         typer.echo(f"  {line}")
@@ -335,7 +389,8 @@ def run(
             raise typer.BadParameter(f"{flow_name} does not take --sites")
         params["sites"] = [s.strip() for s in sites.split(",") if s.strip()]
     params |= _named_parameters(flow_name, param or [], accepted)
-    result = asyncio.run(flow(**params))
+    with _local_shops():
+        result = asyncio.run(flow(**params))
     typer.echo(_summary_line(flow_name, result))
 
 
@@ -402,7 +457,8 @@ def backfill(
     else:
         _flow(flow_name)
         typer.echo(f"No Prefect server configured: running {len(days)} days of {flow_name} in this process.")
-        failed = asyncio.run(_backfill_in_process(flow_name, days, notify if takes_notify else None))
+        with _local_shops():
+            failed = asyncio.run(_backfill_in_process(flow_name, days, notify if takes_notify else None))
     if failed:
         typer.echo(f"{len(failed)} of {len(days)} days failed: {', '.join(str(d) for d in failed)}", err=True)
         raise typer.Exit(1)
@@ -479,6 +535,7 @@ def sample_data(
     a mongodump folder (one database per booth) and photos as Cloudinary Search API
     pages; Glamira website events as a mongodump (`glamira/summary.bson`), a product
     catalog of HTML pages for the crawl, and a demo IP2Location database."""
+    _require_demo()
     home = Home.from_env()
     first, last = _sample_window(days, _parse_day(last_day))
     typer.echo(f"Bahela sample data: {_ensure_samples(home, first, last, seed, force)}")
@@ -561,49 +618,92 @@ def setup(
     ] = False,
 ) -> None:
     """Register the block types on the Prefect server (like `prefect block register -m
-    blocks`) and save the production blocks described by environment variables.
+    blocks`) and save every role's block described by environment variables; print, per
+    role, saved or skipped with the variables to set.
 
-    Variables (a block is created when all of its variables are set):
+    \b
+    Variables (a role's block is saved when its variables are set):
       GCP_SERVICE_ACCOUNT_JSON or GOOGLE_APPLICATION_CREDENTIALS [GCP_PROJECT]  -> gcp
-      BAHELA_MONGODB_URI                                   -> bahela-mongodb
-      BAHELA_CLOUDINARY_URL=cloudinary://KEY:SECRET@CLOUD  -> bahela-cloudinary
+      BAHELA_MONGODB_URI, GLAMIRA_MONGODB_URI              -> bahela-mongodb, glamira-mongodb
+      BAHELA_CLOUDINARY_URL or CLOUDINARY_URL=cloudinary://KEY:SECRET@CLOUD[?upload_prefix=URL]
+        [BAHELA_CLOUDINARY_EXPRESSION]                     -> bahela-cloudinary
       BAHELA_LAKE_BUCKET [BAHELA_LAKE_FOLDER]              -> bahela-lake (GCS)
-      BIGQUERY_PROJECT [BIGQUERY_LOCATION]                 -> bahela-warehouse
-      SENDGRID_API_KEY BAHELA_MAIL_FROM BAHELA_MAIL_TO     -> bahela-mailer
-      BAHELA_SLACK_WEBHOOK_URL                             -> bahela-slack
-      GLAMIRA_MONGODB_URI                                  -> glamira-mongodb
-      GLAMIRA_IP2LOCATION_BIN (path of the BIN on workers) -> glamira-ip2location
       GLAMIRA_LAKE_BUCKET [GLAMIRA_LAKE_FOLDER]            -> glamira-lake (GCS)
+      BIGQUERY_PROJECT [BIGQUERY_LOCATION BIGQUERY_API_ENDPOINT]
+                            -> bahela-warehouse, glamira-warehouse, marts-warehouse
+      SENDGRID_API_KEY BAHELA_MAIL_FROM BAHELA_MAIL_TO [SENDGRID_API_HOST] -> bahela-mailer
+      BAHELA_SLACK_WEBHOOK_URL                             -> bahela-slack
+      GLAMIRA_IP2LOCATION_BIN (path of the BIN on workers) -> glamira-ip2location
+      [GLAMIRA_CRAWL_USER_AGENT]                           -> glamira-crawl (always saved)
       ALERTS_SLACK_WEBHOOK_URL                             -> pipelines-alerts-slack
       ALERTS_MAIL_FROM ALERTS_MAIL_TO with SMTP_HOST [SMTP_PORT SMTP_TYPE SMTP_USER
         SMTP_PASSWORD] or SENDGRID_API_KEY                 -> pipelines-alerts-mailer
 
+    BIGQUERY_API_ENDPOINT, SENDGRID_API_HOST and a CLOUDINARY_URL's upload_prefix point
+    the blocks at stand-ins for a rehearsal; for GCS, give the workers
+    STORAGE_EMULATOR_HOST (not stored in a block). Then `pipelines check` proves them.
+
     Secrets go from the environment into the blocks only: nothing is written to disk and
     no value is printed."""
+    _require_prefect_api("the blocks are saved where the deployments run")
+    if not asyncio.run(_setup(work_pools)):
+        raise typer.Exit(1)
+
+
+def _require_prefect_api(why: str) -> None:
     _prepare_prefect(quiet=True)
     from prefect.settings import get_current_settings
 
     if not get_current_settings().api.url:
         typer.echo(
-            "No Prefect server configured: set PREFECT_API_URL (or `prefect cloud login`) so the blocks are "
-            "saved where the deployments run.",
+            f"No Prefect server configured: set PREFECT_API_URL (or `prefect cloud login`) so {why}.",
             err=True,
         )
         raise typer.Exit(1)
-    asyncio.run(_setup(work_pools))
 
 
-async def _setup(work_pools: bool) -> None:
+async def _setup(work_pools: bool) -> bool:
+    """Save the blocks; False when a variable held a value that makes no block."""
     from pipelines import setup as plan
 
     registered = await plan.register_block_types()
     typer.echo(f"Registered {len(registered)} block types: {', '.join(registered)}")
-    for outcome in await plan.save_from_env(os.environ):
-        label = f"{outcome.block_type}/{outcome.name}" if outcome.block_type else outcome.name
-        typer.echo(f"  {outcome.status:<8} {label:<45} {outcome.detail}")
+    outcomes = await plan.save_from_env(os.environ)
+    typer.echo(plan.render(outcomes))
     if work_pools:
         for line in await _create_work_pools():
             typer.echo(f"  {line}")
+    invalid = [o.name for o in outcomes if o.status == "invalid"]
+    if invalid:
+        typer.echo(f"Not saved, for a value that makes no block: {', '.join(invalid)} (see above).", err=True)
+    return not invalid
+
+
+@app.command("check")
+def check(
+    timeout: Annotated[
+        float, typer.Option(min=1, metavar="SECONDS", help="How long each block may take to answer.")
+    ] = 20,
+) -> None:
+    """Prove every role's saved block: find it by its default name, reach what it points
+    at (a ping, an authenticated call, a dry-run query, a login; no message is ever
+    sent) and print a table role / block / type / reachable.
+
+    Exits 1 when a role that a production run needs has no saved block, or a saved
+    block cannot be reached. No secret is printed."""
+    _require_prefect_api("the blocks are looked up where the deployments run")
+    import logging
+
+    from pipelines import check as checking
+
+    # every failure is in the table; urllib3's retry warnings (google-auth's background
+    # lookups among them) would only bury it
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
+
+    results = asyncio.run(checking.check_roles(timeout=timeout))
+    typer.echo(checking.render(results))
+    if any(result.failed for result in results):
+        raise typer.Exit(1)
 
 
 async def _create_work_pools() -> list[str]:

@@ -15,10 +15,9 @@ from blocks.cloudinary import Cloudinary, CloudinaryExport
 from blocks.mongodb import MongoDB, MongoDump
 from pipelines.calendar import DayWindow
 from pipelines.errors import ConfigurationError
-from pipelines.sample_data.bahela import SITE_DATABASE_PREFIX
 from tasks.bahela.images import RAW_IMAGES_SCHEMA
 from tasks.bahela.report import DailyReport, build_daily_report
-from tasks.bahela.sessions import CLOCK_TOLERANCE, sessions_frame
+from tasks.bahela.sessions import CLOCK_TOLERANCE, SITE_DATABASE_PREFIX, sessions_frame
 from tasks.bahela.summary import DETAIL, HEADLINE, TRAILING_DAYS, compare
 from tasks.bahela.transform import DayTables, transform_day
 

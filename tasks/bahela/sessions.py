@@ -50,6 +50,7 @@ from tasks.fields import (
 )
 
 SOURCE = "bahela"
+SITE_DATABASE_PREFIX = "booth_"  # one MongoDB database per booth: booth_<site>
 LONGEST_PLAUSIBLE_SESSION_S = 3 * 3600
 SESSION_CODE = r"^[a-z0-9]{6}$"
 

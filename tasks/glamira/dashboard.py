@@ -972,11 +972,16 @@ def _short(text: str, width: int) -> str:
 # -- the file ---------------------------------------------------------------------------
 
 
-async def build_dashboard(warehouse, path: Path) -> Path:
-    """Queries the marts, renders the page and writes it to `path` (write-then-rename: a
-    browser or a copy never finds half a file). Returns the path."""
+async def dashboard_html(warehouse) -> str:
+    """Queries the marts and renders the page."""
     data = await dashboard_data(warehouse)
-    html = await asyncio.to_thread(render_dashboard, data, datetime.now().astimezone())
+    return await asyncio.to_thread(render_dashboard, data, datetime.now().astimezone())
+
+
+async def build_dashboard(warehouse, path: Path) -> Path:
+    """The page written to `path` (write-then-rename: a browser or a copy never finds
+    half a file). Returns the path."""
+    html = await dashboard_html(warehouse)
     target = Path(path).expanduser()
     await asyncio.to_thread(_write_atomically, target, html.encode("utf-8"))
     return target

@@ -4,7 +4,6 @@ geolocate and crawl."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -258,7 +257,6 @@ async def known_products(lake: Lake, day: date) -> pl.Series:
 async def crawl_product_names(lake: Lake, settings: ProductCrawl, workdir: str, day: date) -> ProductsLanded:
     """Crawl the pages of products seen today and not yet named; land the results (and
     the seed's CSV) as the day's `products` partition."""
-    from tasks.glamira.crawl.catalog_server import CatalogServer
     from tasks.glamira.crawl.runner import CrawlSettings, crawl
 
     logger = get_run_logger()
@@ -276,17 +274,12 @@ async def crawl_product_names(lake: Lake, settings: ProductCrawl, workdir: str, 
         retry_times=settings.retry_times,
         download_timeout=settings.download_timeout,
         obey_robots=settings.obey_robots,
+        rewrite_to=settings.rewrite_to,
     )
     requests = list(todo.iter_rows())
     folder = Path(workdir)
     if requests:
-        with contextlib.ExitStack() as stack:
-            if settings.catalog_folder:  # embedded default: the sample catalog on 127.0.0.1
-                server = stack.enter_context(CatalogServer(Path(settings.catalog_folder)))
-                crawl_settings.rewrite_to = server.url
-            outcome = await asyncio.to_thread(
-                crawl, requests, folder, crawl_settings, settings.timeout_seconds
-            )
+        outcome = await asyncio.to_thread(crawl, requests, folder, crawl_settings, settings.timeout_seconds)
         result.crawled, result.failures = outcome.crawled, outcome.failures
         logger.info(
             "crawled %d pages in %.1fs (%d skipped from an earlier attempt)",

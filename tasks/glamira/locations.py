@@ -90,3 +90,9 @@ class MongoLocations:
                     result = await coll.bulk_write(operations, ordered=False)
                     written += result.upserted_count + result.modified_count
         return written
+
+
+def locations_store(source, lake: Lake, database: str) -> MongoLocations | LakeLocations:
+    """Where the day's locations go: the source's `locations` collection when the source
+    is a live MongoDB, else (a mongodump, read-only) the lake alone."""
+    return MongoLocations(source, database) if isinstance(source, MongoDB) else LakeLocations(lake)

@@ -14,10 +14,10 @@ from prefect_slack import SlackWebhook
 from pydantic import SecretStr
 
 from blocks import MongoDB, SendGrid
+from demo import bahela
 from flows.bahela_daily import BahelaBlocks, bahela_daily
 from pipelines.alerts import ALERT_MAILER, ALERT_SLACK
 from pipelines.errors import SourceUnavailable
-from pipelines.sample_data import bahela
 from tests.support.http_servers import RecordingServer, Reply
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]

@@ -21,9 +21,9 @@ from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
 from blocks import BigQueryWarehouse, Cloudinary, MongoDB, SendGrid
+from demo import bahela
 from flows.bahela_daily import BahelaBlocks, bahela_daily
 from pipelines.errors import SourceUnavailable
-from pipelines.sample_data import bahela
 from tests.support.http_servers import FakeCloudinary, RecordingServer, Reply
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]

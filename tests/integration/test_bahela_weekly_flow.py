@@ -16,9 +16,9 @@ from prefect.filesystems import LocalFileSystem
 
 from blocks.lake import Lake, partition_prefix
 from blocks.warehouse import DuckDBWarehouse
+from demo import bahela
 from flows.bahela_daily import BahelaBlocks
 from flows.bahela_weekly import bahela_weekly, last_sunday
-from pipelines.sample_data import bahela
 from tests.unit.test_bahela_forecast import synthetic
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]

@@ -15,8 +15,8 @@ import pytest
 from pydantic import SecretStr
 
 from blocks.cloudinary import PAGE_SLACK, Cloudinary, CloudinaryExport
+from demo import bahela
 from pipelines.errors import SourceUnavailable
-from pipelines.sample_data import bahela
 from tests.support.http_servers import FakeCloudinary, Reply
 from tests.support.processes import free_port
 
@@ -323,3 +323,82 @@ async def test_saved_resources_that_are_not_objects_flow_on_to_the_normaliser(tm
     pages = [p async for p in CloudinaryExport(path=str(tmp_path)).resources_created_between(START, END)]
 
     assert pages == [[good, "not an object", None]]
+
+
+# -- Cloudinary's own configuration forms, read by its SDK ----------------------------
+
+
+async def test_a_block_from_a_cloudinary_url_with_upload_prefix_searches_that_api(api, resources):
+    source = Cloudinary.from_url(f"cloudinary://key-123:local-secret@bahela?upload_prefix={api.url}")
+
+    _, got = await collect(source)
+
+    assert source.api_base_url == api.url
+    assert got == in_window(resources)
+
+
+def test_a_cloudinary_url_without_upload_prefix_points_at_cloudinarys_api():
+    source = Cloudinary.from_url("cloudinary://key-123:local-secret@bahela", expression="tags=booth")
+
+    assert (source.cloud_name, source.api_key, source.api_secret.get_secret_value()) == (
+        "bahela",
+        "key-123",
+        "local-secret",
+    )
+    assert source.api_base_url == "https://api.cloudinary.com" and source.expression == "tags=booth"
+
+
+@pytest.mark.parametrize("url", ["https://key-123:local-secret@bahela", "cloudinary://key-123@bahela"])
+def test_a_url_cloudinary_cannot_use_is_refused_without_quoting_the_secret(url):
+    with pytest.raises(ValueError) as refused:
+        Cloudinary.from_url(url)
+
+    assert "cloudinary://" in str(refused.value) and "local-secret" not in str(refused.value)
+
+
+SDK_ENVIRONMENTS = {
+    "CLOUDINARY_URL": {"CLOUDINARY_URL": "cloudinary://key-123:local-secret@bahela?upload_prefix={api}"},
+    "CLOUDINARY_CLOUD_NAME and keys": {
+        "CLOUDINARY_CLOUD_NAME": "bahela",
+        "CLOUDINARY_API_KEY": "key-123",
+        "CLOUDINARY_API_SECRET": "local-secret",
+        "CLOUDINARY_UPLOAD_PREFIX": "{api}",
+    },
+}
+
+
+@pytest.mark.parametrize("variables", SDK_ENVIRONMENTS.values(), ids=SDK_ENVIRONMENTS.keys())
+async def test_the_sdks_configuration_from_the_environment_makes_a_block_that_searches(
+    api, resources, monkeypatch, variables
+):
+    import cloudinary
+
+    # given: the process environment configured the way Cloudinary's documentation shows
+    for name in ("CLOUDINARY_URL", "CLOUDINARY_CLOUD_NAME", "CLOUDINARY_API_KEY", "CLOUDINARY_API_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value.format(api=api.url))
+    cloudinary.reset_config()  # the SDK reads the environment when its configuration is made
+    try:
+        source = Cloudinary.from_sdk_config(cloudinary.config())
+    finally:
+        monkeypatch.undo()
+        cloudinary.reset_config()
+
+    _, got = await collect(source)
+
+    assert got == in_window(resources)
+
+
+async def test_a_check_is_one_authenticated_search_for_a_single_resource(api, resources):
+    said = await block(api).check(timeout=5)
+
+    assert f"{len(resources)} resources match" in said
+    assert len(api.requests) == 1 and api.requests[0].json()["max_results"] == 1
+
+
+async def test_a_check_with_a_wrong_secret_names_the_settings_and_hides_the_secret(api):
+    with pytest.raises(SourceUnavailable) as failure:
+        await block(api, api_secret=SecretStr("wrong-secret")).check(timeout=5)
+
+    assert "api_key and api_secret" in str(failure.value) and "wrong-secret" not in str(failure.value)

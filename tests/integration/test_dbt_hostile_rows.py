@@ -33,8 +33,8 @@ import pytest
 from bson import ObjectId
 
 from blocks.warehouse import DuckDBWarehouse
-from pipelines.sample_data import bahela, glamira
-from pipelines.sample_data.ip2location_bin import build_demo_bin
+from demo import bahela, glamira
+from demo.ip2location_bin import build_demo_bin
 from pipelines.settings import JAKARTA
 from tasks.bahela.images import IMAGE_TOTALS_SCHEMA, IMAGES_SCHEMA, RAW_IMAGES_SCHEMA, attach_image_totals
 from tasks.bahela.sessions import sessions_frame

@@ -27,8 +27,8 @@ import polars as pl
 import pytest
 
 from blocks.warehouse import BigQueryWarehouse, DuckDBWarehouse
-from pipelines.sample_data import bahela, glamira
-from pipelines.sample_data.ip2location_bin import build_demo_bin
+from demo import bahela, glamira
+from demo.ip2location_bin import build_demo_bin
 from tasks.bahela.images import RAW_IMAGES_SCHEMA
 from tasks.bahela.sessions import sessions_frame
 from tasks.bahela.transform import transform_day

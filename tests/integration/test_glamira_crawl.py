@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.glamira.crawl.catalog_server import CatalogRequest, CatalogServer, product_page
+from demo.catalog_server import CatalogRequest, CatalogServer, product_page
 from tasks.glamira.crawl.parsing import extract_product, parse_price
 from tasks.glamira.crawl.runner import CrawlError, CrawlOutcome, CrawlSettings, crawl
 from tasks.glamira.crawl.workdir import CSV_COLUMNS, latest_results, read_results

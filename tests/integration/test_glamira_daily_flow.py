@@ -13,10 +13,13 @@ from prefect.filesystems import LocalFileSystem
 from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
-from blocks import MongoDB
+from blocks import MongoDB, ProductCrawl
 from blocks.lake import Lake, partition_prefix
+from blocks.resolve import DEMO_BIN, local_default
+from demo import glamira
+from demo.catalog_server import CatalogServer
+from demo.ip2location_bin import build_demo_bin
 from flows.glamira_daily import GlamiraBlocks, glamira_daily, glamira_events, glamira_locations
-from pipelines.sample_data import glamira
 from tasks.glamira.events import EVENTS_SCHEMA
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -33,11 +36,15 @@ def blocks(**named) -> GlamiraBlocks:
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):
+    """The embedded default as `pipelines` sets it up: sample dump, demo BIN, and the
+    stand-in shops served on 127.0.0.1 as the crawl's local default."""
     monkeypatch.setenv("PIPELINES_HOME", str(tmp_path))
     folders = glamira.GlamiraSampleFolders(tmp_path / "samples" / "glamira")
     glamira.write_dump(folders.mongodump, [DAY - timedelta(days=1), DAY], EVENTS, seed=5, products=PRODUCTS)
     glamira.write_catalog(folders.catalog, products=PRODUCTS, seed=5)
-    return tmp_path
+    build_demo_bin(tmp_path / "samples" / "glamira" / "ip2location" / DEMO_BIN)
+    with CatalogServer(folders.catalog) as shops, local_default("crawl", ProductCrawl.local_copy(shops.url)):
+        yield tmp_path
 
 
 async def partition(home, dataset: str, day: date = DAY) -> pl.DataFrame:

@@ -15,9 +15,9 @@ from prefect_gcp.cloud_storage import GcsBucket
 
 from blocks import DuckDBWarehouse
 from blocks.lake import Lake, partition_prefix
+from demo import glamira
 from flows.glamira_daily import GlamiraBlocks
 from flows.glamira_load import glamira_load
-from pipelines.sample_data import glamira
 from tasks.glamira.events import normalise_batch
 from tests.support import gcp
 

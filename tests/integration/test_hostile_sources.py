@@ -20,10 +20,10 @@ from pymongo import AsyncMongoClient
 from blocks import MongoDB
 from blocks.lake import Lake, partition_prefix, rejects_prefix
 from blocks.mongodb import MongoDump
+from demo import bahela
 from flows.bahela_daily import BahelaBlocks, bahela_daily
 from flows.glamira_daily import GlamiraBlocks, glamira_events
 from pipelines.calendar import DayWindow
-from pipelines.sample_data import bahela
 from pipelines.settings import JAKARTA
 from tasks.bahela.daily import sessions_query
 from tasks.fields import as_text

@@ -24,8 +24,8 @@ from polars.testing import assert_frame_equal
 from prefect.filesystems import LocalFileSystem
 
 from blocks.lake import Lake, partition_prefix, rejects_prefix
+from demo import glamira
 from formats.bson_columns import DocumentRun
-from pipelines.sample_data import glamira
 from tasks.glamira.events import normalise_batch
 from tests.integration.test_process_cleanup import (
     GONE_WITHIN,

@@ -12,9 +12,9 @@ from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
 from blocks.mongodb import MongoDB, MongoDump, documents_to_json_lines
+from demo import bahela
 from pipelines.calendar import DayWindow
 from pipelines.errors import SourceUnavailable
-from pipelines.sample_data import bahela
 from pipelines.settings import JAKARTA
 from tasks.bahela.daily import EXTRACT_MARGIN, sessions_query
 

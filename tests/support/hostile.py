@@ -22,7 +22,7 @@ import bson
 from bson import Binary, Code, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp
 from bson.codec_options import CodecOptions
 
-from pipelines.sample_data import glamira
+from demo import glamira
 from pipelines.settings import JAKARTA
 from tests.unit.bahela_factories import MISSING, iso_ms, session_doc, set_path
 

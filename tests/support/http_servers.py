@@ -108,6 +108,23 @@ class RecordingServer(LocalHTTPServer):
         return self.replies.popleft() if self.replies else self.default
 
 
+class FakeSendGrid(RecordingServer):
+    """SendGrid's API as the mailer uses it: `GET /v3/scopes` (what `pipelines check`
+    asks) lists the key's scopes, `POST /v3/mail/send` answers 202."""
+
+    def __init__(self) -> None:
+        super().__init__(Reply(202, b""))
+
+    def handle(self, request: Request) -> Reply:
+        if request.method == "GET" and request.path == "/v3/scopes":
+            return Reply(200, {"scopes": ["mail.send"]})
+        return super().handle(request)
+
+    @property
+    def mails(self) -> list[Request]:
+        return [r for r in self.requests if r.method == "POST" and r.path == "/v3/mail/send"]
+
+
 class GoogleTokenServer(LocalHTTPServer):
     """OAuth 2.0 token endpoint for service-account JWT grants: any assertion gets a token."""
 
@@ -120,9 +137,9 @@ _RANGE = re.compile(r'created_at:\["([^"]+)" TO "([^"]+)"\]')
 
 class FakeCloudinary(LocalHTTPServer):
     """Cloudinary's Search API over a list of resources: Basic auth, the created_at range
-    of the expression, `max_results` pages with `next_cursor`, and injectable faults
-    (rate limits with a reset header, server errors, malformed pages) served before the
-    real answers. `paging_fault` makes the real answers page wrongly: "repeat" gives the
+    of the expression (all resources when it has none), `max_results` pages with
+    `next_cursor`, and injectable faults (rate limits with a reset header, server errors,
+    malformed pages) served before the real answers. `paging_fault` makes the real answers page wrongly: "repeat" gives the
     first page's `next_cursor` on every page, "endless" offers a new cursor past the end."""
 
     def __init__(self, cloud: str, api_key: str, api_secret: str, resources: list[dict]) -> None:
@@ -154,14 +171,14 @@ class FakeCloudinary(LocalHTTPServer):
             return self.faults.popleft()
         query = request.json()
         match = _RANGE.search(query.get("expression", ""))
-        if not match:
-            return Reply(400, {"error": {"message": "this fake only understands created_at ranges"}})
-        low, high = (datetime.fromisoformat(v.replace("Z", "+00:00")) for v in match.groups())
-        selected = [
-            r
-            for r in self.resources
-            if low <= datetime.fromisoformat(r["created_at"].replace("Z", "+00:00")) <= high
-        ]
+        selected = self.resources  # an expression without a range (a check) matches them all
+        if match:
+            low, high = (datetime.fromisoformat(v.replace("Z", "+00:00")) for v in match.groups())
+            selected = [
+                r
+                for r in self.resources
+                if low <= datetime.fromisoformat(r["created_at"].replace("Z", "+00:00")) <= high
+            ]
         size = min(int(query.get("max_results", 50)), 500)
         start = int(query.get("next_cursor") or 0)
         page = {"total_count": len(selected), "time": 12, "resources": selected[start : start + size]}

@@ -12,8 +12,8 @@ import polars as pl
 import pytest
 
 from blocks.mail import Outbox
+from demo.bahela import BOOTHS, generate
 from pipelines.formatting import rupiah
-from pipelines.sample_data.bahela import BOOTHS, generate
 from tasks.bahela.images import RAW_IMAGES_SCHEMA
 from tasks.bahela.report import build_daily_report
 from tasks.bahela.sessions import RAW_SESSIONS_SCHEMA

@@ -16,8 +16,8 @@ import pytest
 from bson import Decimal128, Int64, ObjectId
 from polars.testing import assert_frame_equal
 
+from demo import glamira
 from formats.bson_columns import Buffer, DocumentRun, Keys, scan, texts
-from pipelines.sample_data import glamira
 from tasks.glamira.event_columns import stage_columns
 from tasks.glamira.events import (
     OPTION_FIELDS,

@@ -12,7 +12,7 @@ import IP2Location
 import polars as pl
 import pytest
 
-from pipelines.sample_data.ip2location_bin import (
+from demo.ip2location_bin import (
     DEMO_IPV6_PREFIXES,
     build_demo_bin,
     countries,

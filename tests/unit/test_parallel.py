@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.sample_data import glamira
+from demo import glamira
 from tasks import parallel
 from tasks.glamira.events import normalise_batch
 from tests.support.process_tree import ProcessTree

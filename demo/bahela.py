@@ -23,9 +23,9 @@ from bson import ObjectId
 
 from pipelines.calendar import days_between
 from pipelines.settings import JAKARTA
+from tasks.bahela.sessions import SITE_DATABASE_PREFIX
 
 GENERATOR_VERSION = 2
-SITE_DATABASE_PREFIX = "booth_"
 CLOUD_NAME = "bahela"
 SEARCH_PAGE_SIZE = 500
 
