@@ -34,8 +34,9 @@ demo: install ## Run every flow on the embedded default with sample data
 .venv-services/.installed: $(UV) tests/services/requirements.txt tests/services/install.sh
 	UV=$(abspath $(UV)) bash tests/services/install.sh
 
-services: .venv-services/.installed ## Install the local MongoDB/BigQuery stand-ins and chromium for the tests
+services: .venv-services/.installed ## Install the local MongoDB/BigQuery stand-ins, chromium and podman for the tests
 	bash tests/services/install-browser.sh
+	bash tests/services/install-podman.sh
 
 test: install services ## Run the whole test suite (unit, integration, end to end)
 	$(VENV)/bin/pytest

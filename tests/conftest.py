@@ -189,3 +189,27 @@ def google_token_uri():
 @pytest.fixture(scope="session")
 def gcp_credentials(google_token_uri):
     return gcp.credentials(google_token_uri)
+
+
+@pytest.fixture(scope="session")
+def docker_host(service_logs, tmp_path_factory):
+    """A real container engine behind the Docker Engine API: `podman system service` on a
+    unix socket (tests/support/containers.py). Yields its DOCKER_HOST; stopped by PID."""
+    from tests.support import containers
+
+    containers.require_engine()
+    service, host = containers.start_engine(tmp_path_factory.mktemp("podman"), service_logs)
+    yield host
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def pipelines_image(docker_host):
+    """The work pool image, built once per session from docker/Dockerfile on the local base
+    image (the engine's layer cache makes a rebuild of an unchanged tree cheap). Yields its
+    id; at the end the test registry's tags and the unused layers are removed."""
+    from tests.support import containers
+
+    image = containers.build_image(docker_host)
+    yield image
+    containers.clean_up(docker_host)

@@ -2,13 +2,16 @@
 a process worker, `prefect deployment run`, and the alerts of a failing run delivered to
 local Slack and SMTP servers.
 
-The docker deployments' build and push steps (prefect-docker, through the docker SDK)
-talk to a stand-in Docker Engine API: no engine can run on this machine. The stand-in
-checks the build context as a build would (see tests/support/docker_engine.py).
+The docker deployments' build step (prefect-docker, through the docker SDK) builds the
+image on a real container engine (podman, tests/support/containers.py) from prefect.yaml
+with only the local base image added (no registry can be reached for the official one).
+The push step's registry is the one stand-in: none can run here, so pushes are answered
+by a proxy in front of the engine (tests/support/docker_engine.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -25,13 +28,15 @@ import polars as pl
 import psutil
 import pytest
 import yaml
+from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect_slack import SlackWebhook
 from pydantic import SecretStr
 
 from blocks import MongoDB, SmtpMailer
+from demo import bahela, glamira
 from pipelines.alerts import ALERT_MAILER, ALERT_SLACK
-from pipelines.sample_data import bahela, glamira
-from tests.support.docker_engine import FakeDockerEngine
+from tests.support import containers, saved_blocks
+from tests.support.docker_engine import PushStandIn
 from tests.support.http_servers import RecordingServer, Reply
 from tests.support.processes import ROOT, start
 from tests.support.smtp_server import SmtpServer
@@ -40,7 +45,7 @@ pytestmark = pytest.mark.integration
 
 DAY = date(2026, 11, 20)
 PREFECT = str(ROOT / ".venv" / "bin" / "prefect")
-IMAGE = "registry.test/pipelines/pipelines"
+IMAGE = f"{containers.TEST_REGISTRY}/pipelines/pipelines"
 LAKE_BUCKET = "glamira-lake"  # GLAMIRA_LAKE_BUCKET of the deploy: the load triggers match it
 
 
@@ -54,15 +59,24 @@ def cli(args: list[str], env: dict, check: bool = True, timeout: float = 120) ->
 
 
 @pytest.fixture(scope="module")
-def deployed(prefect_server, service_logs, tmp_path_factory):
-    home = tmp_path_factory.mktemp("worker-home")
+def deployed(prefect_server, service_logs, tmp_path_factory, docker_host, pipelines_image):
+    """prefect.yaml deployed on a real server, and a process worker. The deployments run
+    in the production profile, so every role is a saved block: here the embedded
+    default's parts, saved under the default names and pointing at `home`, while the
+    worker's PIPELINES_HOME is another folder that must stay empty."""
+    home = tmp_path_factory.mktemp("worker-data")
+    unused_home = tmp_path_factory.mktemp("worker-home")
     sample = bahela.generate(DAY - timedelta(days=1), DAY, seed=3, booths=bahela.BOOTHS[:2])
     bahela.write(sample, bahela.SampleFolders(home / "samples" / "bahela"))
-    with FakeDockerEngine() as docker:
+    blocks = saved_blocks.local_blocks(home)
+    with temporary_settings({PREFECT_API_URL: prefect_server}):
+        saved_blocks.save(blocks)
+    prefect_yaml = containers.local_prefect_yaml(tmp_path_factory.mktemp("deploy") / "prefect.yaml")
+    with PushStandIn(docker_host) as docker:
         env = {
             **os.environ,
             "PREFECT_API_URL": prefect_server,
-            "PIPELINES_HOME": str(home),
+            "PIPELINES_HOME": str(unused_home),
             "PIPELINES_IMAGE": IMAGE,
             "GLAMIRA_LAKE_BUCKET": LAKE_BUCKET,
             "DOCKER_HOST": docker.docker_host,
@@ -70,7 +84,9 @@ def deployed(prefect_server, service_logs, tmp_path_factory):
         }
         cli([PREFECT, "work-pool", "create", "pipelines-process", "--type", "process", "--overwrite"], env)
         cli([PREFECT, "work-pool", "create", "pipelines-docker", "--type", "docker", "--overwrite"], env)
-        deploy = cli([PREFECT, "--no-prompt", "deploy", "--all"], env, timeout=300)
+        deploy = cli(
+            [PREFECT, "--no-prompt", "deploy", "--prefect-file", str(prefect_yaml), "--all"], env, timeout=600
+        )
         worker = start(
             "prefect-worker",
             [PREFECT, "worker", "start", "--pool", "pipelines-process", "--limit", "2"],
@@ -79,9 +95,19 @@ def deployed(prefect_server, service_logs, tmp_path_factory):
             env=env,
         )
         try:
-            yield {"env": env, "docker": docker, "home": home, "deploy": deploy, "api": prefect_server}
+            yield {
+                "env": env,
+                "docker": docker,
+                "engine": docker_host,
+                "image": pipelines_image,
+                "home": home,
+                "deploy": deploy,
+                "api": prefect_server,
+            }
         finally:
             worker.stop()  # before the server: a worker may ignore SIGTERM once its server is gone
+            saved_blocks.delete(prefect_server, list(blocks))
+    assert not any(unused_home.iterdir()), "the production profile wrote under PIPELINES_HOME"
 
 
 def api(deployed, method: str, path: str, json: dict | None = None):
@@ -115,16 +141,18 @@ def test_deploy_all_accepts_every_deployment_in_prefect_yaml(deployed):
     ] == {"directory": "/opt/pipelines"}
 
 
-def test_docker_deployments_build_docker_dockerfile_and_push_the_image(deployed):
-    docker = deployed["docker"]
+def test_docker_deployments_build_docker_dockerfile_on_the_engine_and_push_the_image(deployed):
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=True
+    ).stdout.strip()
+    image = f"{IMAGE}:{commit}"
 
-    assert {b.dockerfile for b in docker.builds} == {"docker/Dockerfile"}
-    context = docker.builds[0].files
-    assert "uv.lock" in context and "flows/bahela_daily.py" in context
-    assert not any(f.startswith((".venv/", ".git/", ".data/")) for f in context), (
-        ".dockerignore keeps them out"
-    )
-    assert docker.pushes and all(p.startswith(f"{IMAGE}:") for p in docker.pushes)
+    with contextlib.closing(containers.client(deployed["engine"])) as engine:
+        assert engine.images.get(image).id == deployed["image"], "the session's build of docker/Dockerfile"
+    # one build and one push for the five docker deployments: prefect-docker reuses the
+    # output of an identical step within one `prefect deploy`
+    assert deployed["deploy"].stdout.count("Successfully built") == 1
+    assert deployed["docker"].pushes == [image]
 
 
 def test_an_on_demand_run_completes_on_the_process_worker(deployed):
@@ -370,7 +398,7 @@ def test_a_run_killed_on_the_worker_while_it_lands_frees_its_day_at_once(deploye
             "glamira-daily/local",
             *params,
             "--job-variable",
-            'env={"PIPELINES_DAY_LOCK_WAIT_SECONDS": "0"}',
+            'env={"PIPELINES_PROFILE": "production", "PIPELINES_DAY_LOCK_WAIT_SECONDS": "0"}',
             "--watch",
             "--watch-timeout",
             "300",

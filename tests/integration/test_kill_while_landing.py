@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -22,9 +23,11 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 from prefect.filesystems import LocalFileSystem
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from blocks.lake import Lake, partition_prefix, rejects_prefix
 from demo import glamira
+from flows.glamira_daily import glamira_daily
 from formats.bson_columns import DocumentRun
 from tasks.glamira.events import normalise_batch
 from tests.integration.test_process_cleanup import (
@@ -99,11 +102,22 @@ def run_to_end(home: Path, tmp_path: Path, **env: str) -> subprocess.CompletedPr
 
 
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory) -> Path:
-    """The changed source landed by one clean run: what every re-run must give."""
+def clean(tmp_path_factory, prefect_server) -> Path:
+    """The changed source landed by one clean run (in this process: the same flow as the
+    CLI runs, without its start-up): what every re-run must give."""
     home = tmp_path_factory.mktemp("clean")
     write_source(home / "samples" / "glamira" / "mongodump", late=True)
-    run_to_end(home, home)
+    saved = {name: os.environ.get(name) for name in ("PIPELINES_HOME", "PIPELINES_WORKERS")}
+    os.environ.update(PIPELINES_HOME=str(home), PIPELINES_WORKERS="2")
+    try:
+        with temporary_settings({PREFECT_API_URL: prefect_server}):
+            asyncio.run(glamira_daily(day=DAY, geolocate=False, crawl=False))
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     return home
 
 
