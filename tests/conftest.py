@@ -213,3 +213,16 @@ def pipelines_image(docker_host):
     image = containers.build_image(docker_host)
     yield image
     containers.clean_up(docker_host)
+
+
+# The first test to ask for the image pays for its build: minutes on a machine whose engine
+# has not built this lock file before (every dependency installed), then seconds.
+IMAGE_BUILD_TIMEOUT = 1500
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "pipelines_image" in getattr(item, "fixturenames", ()):
+            marker = item.get_closest_marker("timeout")
+            if marker is None or (marker.args and marker.args[0] < IMAGE_BUILD_TIMEOUT):
+                item.add_marker(pytest.mark.timeout(IMAGE_BUILD_TIMEOUT), append=False)

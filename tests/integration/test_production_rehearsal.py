@@ -12,11 +12,19 @@
 Then bahela-daily, bahela-weekly, glamira-daily (whose landing events trigger
 glamira-load into the emulator) and warehouse-marts run through their deployments, in
 the production profile, and everything they should produce is found where it should be,
-and nothing under PIPELINES_HOME. The deployments run on a process worker here.
+and nothing under PIPELINES_HOME.
+
+Which pool runs what: glamira-load runs through the docker pool, each triggered load in a
+container of the image `prefect deploy` built on the real engine (podman,
+tests/support/containers.py; the registry push is the one stand-in). The other four run
+through the process pool: the engine could run them too, but each container run costs a
+container start on this 2-core machine, and the suite has a time budget; the image, the
+pool and the production profile they would use are the ones glamira-load proves.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -32,7 +40,8 @@ from pymongo import MongoClient
 from demo import bahela, glamira
 from demo.catalog_server import CatalogServer
 from demo.ip2location_bin import build_demo_bin
-from tests.support import gcp
+from tests.support import containers, gcp
+from tests.support.docker_engine import PushStandIn
 from tests.support.http_servers import FakeCloudinary, FakeSendGrid, RecordingServer, Reply
 from tests.support.processes import ROOT, SERVICES_PYTHON, free_port, http_ready, start, tcp_ready
 
@@ -54,9 +63,10 @@ DEPLOYMENTS = [
     "bahela-daily/local",
     "bahela-weekly/local",
     "glamira-daily/local",
-    "glamira-load/local",
+    "glamira-load/docker",
     "warehouse-marts/local",
 ]
+IMAGE = f"{containers.TEST_REGISTRY}/pipelines/pipelines"  # PIPELINES_IMAGE of the deploy
 
 
 def run(args: list[str], env: dict, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
@@ -156,9 +166,11 @@ def stand_ins(tmp_path_factory, service_logs, gcs_url, bigquery_url, google_toke
 
 
 @pytest.fixture(scope="module")
-def system(stand_ins, service_logs, tmp_path_factory):
+def system(stand_ins, service_logs, tmp_path_factory, docker_host, pipelines_image):
     """A Prefect server of the rehearsal's own, configured by `pipelines setup
-    --work-pools`, proven by `pipelines check`, deployed, with a process worker."""
+    --work-pools`, proven by `pipelines check`, deployed from prefect.yaml (its build step
+    on the engine, with only the local base image swapped in), a process worker and a
+    docker worker."""
     port = free_port()
     api = f"http://127.0.0.1:{port}/api"
     server = start(
@@ -182,41 +194,64 @@ def system(stand_ins, service_logs, tmp_path_factory):
         },
         timeout=240,
     )
-    env = {**stand_ins["env"], "PREFECT_API_URL": api, "PREFECT_WORKER_QUERY_SECONDS": "1"}
+    env = {
+        **stand_ins["env"],
+        "PREFECT_API_URL": api,
+        "PREFECT_WORKER_QUERY_SECONDS": "1",
+        "PIPELINES_IMAGE": IMAGE,
+    }
+    # the containers' google-cloud-storage finds fake-gcs-server the way the workers' does
+    prefect_yaml = containers.local_prefect_yaml(
+        tmp_path_factory.mktemp("deploy") / "prefect.yaml",
+        env={"STORAGE_EMULATOR_HOST": env["STORAGE_EMULATOR_HOST"]},
+    )
+    workers = []
     try:
         setup = run([PIPELINES, "setup", "--work-pools"], env)
         check = run([PIPELINES, "check"], env, check=False)
-        deploy = run(
-            [PREFECT, "--no-prompt", "deploy", *(a for d in DEPLOYMENTS for a in ("--name", d))], env
-        )
-        _enable_the_local_load_trigger(api)
-        worker = start(
-            "rehearsal-worker",
-            [PREFECT, "worker", "start", "--pool", "pipelines-process", "--limit", "2"],
-            lambda: "started" in (service_logs / "rehearsal-worker.log").read_text(errors="replace"),
-            service_logs,
-            env=env,
-        )
-        try:
-            yield {**stand_ins, "env": env, "api": api, "setup": setup, "check": check, "deploy": deploy}
-        finally:
-            worker.stop()
+        with PushStandIn(docker_host) as registry:
+            deploy = run(
+                [
+                    PREFECT,
+                    "--no-prompt",
+                    "deploy",
+                    "--prefect-file",
+                    str(prefect_yaml),
+                    *(a for d in DEPLOYMENTS for a in ("--name", d)),
+                ],
+                {**env, "DOCKER_HOST": registry.docker_host},
+                timeout=900,
+            )
+        for name, pool in (
+            ("rehearsal-worker", "pipelines-process"),
+            ("rehearsal-docker-worker", "pipelines-docker"),
+        ):
+            workers.append(
+                start(
+                    name,
+                    [PREFECT, "worker", "start", "--pool", pool, "--limit", "2"],
+                    lambda name=name: "started" in (service_logs / f"{name}.log").read_text(errors="replace"),
+                    service_logs,
+                    env={**env, "DOCKER_HOST": docker_host},
+                    timeout=120,
+                )
+            )
+        yield {
+            **stand_ins,
+            "env": env,
+            "api": api,
+            "setup": setup,
+            "check": check,
+            "deploy": deploy,
+            "engine": docker_host,
+        }
     finally:
+        for worker in workers:
+            worker.stop()  # before the server: a worker may ignore SIGTERM once its server is gone
+        with contextlib.closing(containers.client(docker_host)) as engine:
+            for container in engine.containers.list(all=True, filters={"label": "io.prefect.flow-run-id"}):
+                container.remove(force=True)
         server.stop()
-
-
-def _enable_the_local_load_trigger(api: str) -> None:
-    """The local deployment's trigger ships disabled (a laptop loads in the daily run);
-    the rehearsal turns it on, as a single-VM production would."""
-    with httpx.Client(base_url=api, timeout=30) as client:
-        flows = {f["name"]: f["id"] for f in client.post("/flows/filter", json={}).json()}
-        [deployment] = [
-            d
-            for d in client.post("/deployments/filter", json={}).json()
-            if d["flow_id"] == flows["glamira-load"] and d["name"] == "local"
-        ]
-        [automation] = client.get(f"/automations/related-to/prefect.deployment.{deployment['id']}").json()
-        client.patch(f"/automations/{automation['id']}", json={"enabled": True}).raise_for_status()
 
 
 def deployment_run(system, name: str, **parameters) -> str:
@@ -276,6 +311,15 @@ def test_the_deployed_system_runs_a_week_of_both_businesses_in_production(system
         f"select count(*) as n from `{gcp.PROJECT}.raw_glamira.events` where day = '{DAY}'"
     ).result()
     assert next(iter(events))["n"] > 0 and all(run["state_type"] == "COMPLETED" for run in loads)
+    # each load in a container of the deployed image, on the docker pool, exited cleanly
+    with contextlib.closing(containers.client(system["engine"])) as engine:
+        image = engine.images.get(_deployed_image(system)).id
+        for load in loads:
+            [container] = engine.containers.list(
+                all=True, filters={"label": f"io.prefect.flow-run-id={load['id']}"}
+            )
+            assert (container.image.id, container.attrs["State"]["ExitCode"]) == (image, 0), load["name"]
+            assert container.attrs["Config"]["User"] == "10001:10001"
     staged = {t.table_id for t in bq.list_tables(f"{gcp.PROJECT}.staging")}
     assert "stg_glamira__events" in staged and "stg_bahela__sessions" in staged
     # the locations upserted in MongoDB, the product names crawled from the shops
@@ -335,6 +379,12 @@ def _bigquery(system) -> bigquery.Client:
         credentials=AnonymousCredentials(),
         client_options={"api_endpoint": system["bigquery_url"]},
     )
+
+
+def _deployed_image(system) -> str:
+    with httpx.Client(base_url=system["api"], timeout=30) as client:
+        deployment = client.get("/deployments/name/glamira-load/docker").json()
+    return deployment["job_variables"]["image"]
 
 
 def _wait_for_loads(system, at_least: int, timeout: float = 180) -> list[dict]:
