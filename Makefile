@@ -28,8 +28,11 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 
 install: $(VENV)/.synced ## Install the project and its dev tools from the lock file
 
-demo: install ## Run every flow on the embedded default with sample data
+demo: install ## Run every flow on the embedded default with sample data, then parse looker/
 	$(VENV)/bin/pipelines demo
+	@for f in looker/*.lkml looker/views/*.lkml; do $(VENV)/bin/lkml "$$f" >/dev/null || exit 1; done
+	@$(VENV)/bin/python -c "import sys, yaml; [yaml.safe_load(open(f)) for f in sys.argv[1:]]" looker/*.dashboard.lookml
+	@echo "looker/: every LookML file parses (the project for Looker users: README, section Looker)"
 
 .venv-services/.installed: $(UV) tests/services/requirements.txt tests/services/install.sh
 	UV=$(abspath $(UV)) bash tests/services/install.sh

@@ -12,7 +12,7 @@ import json
 import math
 import random
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -25,7 +25,7 @@ from pipelines.calendar import days_between
 from pipelines.settings import JAKARTA
 from tasks.bahela.sessions import SITE_DATABASE_PREFIX
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 CLOUD_NAME = "bahela"
 SEARCH_PAGE_SIZE = 500
 
@@ -61,15 +61,76 @@ FILTERS = ("none", "none", "bw", "vintage", "warm", "cool", "soft")
 PAGES_BEFORE_PAYMENT = ("Home", "Frame", "Payment", "Payment", "Payment")
 
 
+# -- labelled incidents ------------------------------------------------------------------
+#
+# Days where something went wrong at one booth, injected on request so detection can be
+# scored against them. Without incidents a day's data is exactly what it always was: the
+# incident is applied to the finished day with a random stream of its own.
+
+OFFLINE = "offline"  # the booth's tablet lost its connection mid-day: no session after ~14:10
+PAYMENTS = "payments"  # the payment provider failed: most sessions end unpaid
+UPLOADS = "uploads"  # photo uploads broke mid-day: the sessions after it have no photos
+CLOSED = "closed"  # not injected: the generator's own days where a booth had no session at all
+INCIDENT_KINDS = (OFFLINE, PAYMENTS, UPLOADS)
+# one scheduled incident per booth in about this many days: ~1.4 per booth per month
+INCIDENT_EVERY_DAYS = 21
+
+
+@dataclass(frozen=True)
+class Incident:
+    day: date
+    site: str
+    kind: str  # OFFLINE | PAYMENTS | UPLOADS | CLOSED
+
+
+def incident_schedule(
+    first_day: date,
+    last_day: date,
+    seed: int = 7,
+    booths: tuple[Booth, ...] = BOOTHS,
+    every_days: int = INCIDENT_EVERY_DAYS,
+) -> list[Incident]:
+    """Incidents to inject, deterministic from the seed, booth and day (so a day's draw
+    does not depend on the range), never on a day the booth was closed anyway."""
+    found = []
+    for day in days_between(first_day, last_day):
+        for booth in booths:
+            rng = random.Random(f"{seed}:{booth.site}:{day.isoformat()}:incident")
+            if rng.random() < 1 / every_days and not _closed(booth, day, seed):
+                found.append(Incident(day, booth.site, rng.choice(INCIDENT_KINDS)))
+    return found
+
+
+def closed_days(
+    first_day: date, last_day: date, seed: int = 7, booths: tuple[Booth, ...] = BOOTHS
+) -> list[Incident]:
+    """The generator's own days without any session at a booth, without generating them."""
+    return [
+        Incident(day, booth.site, CLOSED)
+        for day in days_between(first_day, last_day)
+        for booth in booths
+        if _closed(booth, day, seed)
+    ]
+
+
+def demo_incidents(last_day: date, seed: int = 7) -> list[Incident]:
+    """The demo's one incident: on the day it mails, so the mail shows a flagged day; at
+    the busiest booth that was open that day."""
+    booth = next(b for b in BOOTHS if not _closed(b, last_day, seed))
+    return [Incident(last_day, booth.site, OFFLINE)]
+
+
 @dataclass
 class BahelaSample:
-    """One generated range: session documents per booth database, and images."""
+    """One generated range: session documents per booth database, and images, and the
+    incidents injected into it (CLOSED days are listed by `closed_days`)."""
 
     first_day: date
     last_day: date
     seed: int
     sessions: dict[str, list[dict]] = field(default_factory=dict)
     images: list[dict] = field(default_factory=list)
+    incidents: list[Incident] = field(default_factory=list)
 
     def documents(self) -> Iterable[tuple[str, dict]]:
         for database, docs in self.sessions.items():
@@ -78,12 +139,23 @@ class BahelaSample:
 
 
 def generate(
-    first_day: date, last_day: date, seed: int = 7, booths: tuple[Booth, ...] = BOOTHS
+    first_day: date,
+    last_day: date,
+    seed: int = 7,
+    booths: tuple[Booth, ...] = BOOTHS,
+    incidents: Sequence[Incident] = (),
 ) -> BahelaSample:
+    """The range's data; `incidents` (e.g. `incident_schedule(...)`) are injected on their
+    days, those outside the range or of unknown booths are ignored."""
     sample = BahelaSample(first_day, last_day, seed, {b.database: [] for b in booths})
+    injected = {(i.day, i.site): i for i in incidents if first_day <= i.day <= last_day}
     for day in days_between(first_day, last_day):
         for booth in booths:
             docs, images = _booth_day(booth, day, seed)
+            incident = injected.get((day, booth.site))
+            if incident is not None and docs:
+                docs, images = _inject_incident(incident, booth, docs, images, seed)
+                sample.incidents.append(incident)
             sample.sessions[booth.database].extend(docs)
             sample.images.extend(images)
     for docs in sample.sessions.values():
@@ -92,9 +164,14 @@ def generate(
     return sample
 
 
+def _closed(booth: Booth, day: date, seed: int) -> bool:
+    """The first draw of the booth's day: closed or offline all day (2% of days)."""
+    return random.Random(f"{seed}:{booth.site}:{day.isoformat()}").random() < 0.02
+
+
 def _booth_day(booth: Booth, day: date, seed: int) -> tuple[list[dict], list[dict]]:
     rng = random.Random(f"{seed}:{booth.site}:{day.isoformat()}")
-    if rng.random() < 0.02:  # the booth was closed or offline all day
+    if rng.random() < 0.02:  # the booth was closed or offline all day (see `_closed`)
         return [], []
     expected = booth.paid_sessions_per_day * WEEKDAY_FACTOR[day.weekday()]
     if _is_public_holiday(day):  # a day off fills the cafes like a Saturday
@@ -119,6 +196,58 @@ def _booth_day(booth: Booth, day: date, seed: int) -> tuple[list[dict], list[dic
     if rng.random() < 0.35:  # staff test shots and uploads from sessions the app lost
         images.extend(_orphan_images(rng, booth, day))
     return docs, images
+
+
+def _inject_incident(
+    incident: Incident, booth: Booth, docs: list[dict], images: list[dict], seed: int
+) -> tuple[list[dict], list[dict]]:
+    """The finished day as the incident would have left it."""
+    rng = random.Random(f"{seed}:{booth.site}:{incident.day.isoformat()}:{incident.kind}")
+    # mid-day: 14:10 for booths open from the morning, two hours after opening otherwise
+    since = datetime.combine(incident.day, time(14, 10), tzinfo=JAKARTA)
+    if booth.opens >= 13:
+        since = datetime.combine(incident.day, time(booth.opens + 2, 10), tzinfo=JAKARTA)
+
+    def started(doc: dict) -> datetime:
+        return doc["_id"].generation_time
+
+    def without_photos_of(lost: list[dict]) -> list[dict]:
+        urls = {url for doc in lost for url in doc["result"]["uploadedImageUrls"]}
+        for doc in lost:
+            doc["result"]["uploadedImageUrls"] = []
+        return [image for image in images if image["secure_url"] not in urls]
+
+    if incident.kind == OFFLINE:
+        kept = [doc for doc in docs if started(doc) < since]
+        lost = [doc for doc in docs if started(doc) >= since]
+        return kept, without_photos_of(lost)
+    if incident.kind == PAYMENTS:
+        failed = [doc for doc in docs if doc["page"] == "Result" and rng.random() < 0.85]
+        images = without_photos_of(failed)
+        for doc in failed:
+            payment = doc["payment"]
+            doc["page"] = rng.choice(PAGES_BEFORE_PAYMENT)
+            doc["payment"] = {
+                "paid": False,
+                "amount": _rupiah_value(payment["amount"]) + _rupiah_value(payment["discount"]),
+                "discount": 0,
+                "orderId": payment["orderId"],
+                "expiryTime": payment["expiryTime"],
+            }
+            doc["result"] = {"capturedImageUrls": [], "uploadedImageUrls": []}
+            for moment in ("startTime", "endTime"):
+                doc["progress"].pop(moment, None)
+        return docs, images
+    if incident.kind == UPLOADS:
+        return docs, without_photos_of([doc for doc in docs if started(doc) >= since])
+    raise ValueError(f"unknown incident kind {incident.kind!r}")
+
+
+def _rupiah_value(value) -> int:
+    """An amount as the fault injection may have left it: 35000, "35000" or "35.000,-"."""
+    if isinstance(value, int):
+        return value
+    return int(str(value).removesuffix(",-").replace(".", ""))
 
 
 def _session(
@@ -331,13 +460,14 @@ class SampleFolders:
     def manifest(self) -> Path:
         return self.root / "manifest.json"
 
-    def covers(self, first_day: date, last_day: date, seed: int) -> bool:
+    def covers(self, first_day: date, last_day: date, seed: int, incidents: Sequence[Incident] = ()) -> bool:
         if not self.manifest.exists():
             return False
         meta = json.loads(self.manifest.read_text())
         return (
             meta.get("generator_version") == GENERATOR_VERSION
             and meta.get("seed") == seed
+            and meta.get("incidents", []) == _incident_list(incidents)
             and date.fromisoformat(meta["first_day"]) <= first_day
             and date.fromisoformat(meta["last_day"]) >= last_day
         )
@@ -372,6 +502,7 @@ def write(sample: BahelaSample, folders: SampleFolders) -> SampleFolders:
                 "databases": sorted(sample.sessions),
                 "sessions": sum(len(d) for d in sample.sessions.values()),
                 "images": len(sample.images),
+                "incidents": _incident_list(sample.incidents),
             },
             indent=2,
         )
@@ -391,9 +522,23 @@ def search_pages(resources: list[dict], page_size: int = SEARCH_PAGE_SIZE) -> li
     return pages
 
 
-def ensure(folders: SampleFolders, first_day: date, last_day: date, seed: int = 7) -> bool:
-    """Generate and write the sample unless `folders` already holds the range. True if written."""
-    if folders.covers(first_day, last_day, seed):
+def _incident_list(incidents: Sequence[Incident]) -> list[dict]:
+    return [
+        {"day": i.day.isoformat(), "site": i.site, "kind": i.kind}
+        for i in sorted(incidents, key=lambda i: (i.day, i.site))
+    ]
+
+
+def ensure(
+    folders: SampleFolders,
+    first_day: date,
+    last_day: date,
+    seed: int = 7,
+    incidents: Sequence[Incident] = (),
+) -> bool:
+    """Generate and write the sample unless `folders` already holds the range with the
+    same incidents. True if written."""
+    if folders.covers(first_day, last_day, seed, incidents):
         return False
-    write(generate(first_day, last_day, seed), folders)
+    write(generate(first_day, last_day, seed, incidents=incidents), folders)
     return True

@@ -40,6 +40,8 @@ Public API: `iter_events(day, count, seed, products)` (dicts), `iter_encoded_eve
 same events as BSON bytes, faster), `iter_bson_chunks(days, ...)`, `write_dump(folder,
 days, events_per_day, seed, products)`, `products(count, seed)`, `product_page(product)`,
 `write_catalog(folder, products, seed)`, `GlamiraSampleFolders` and `ensure(...)`;
+`incidents(first_day, last_day, seed)`, the labelled incidents the events carry (a
+store's tracking down, a price change, a flood of one event type: see "incidents");
 `STORES`, `PRICE_STYLES`, `ODD_PRICES`, `IPV4_BLOCKS`, `BOT_IPV4_BLOCKS`, `IPV6_BLOCKS`.
 
 Fields by collection (besides the 18 every event has, `_id` ... `collection`):
@@ -77,7 +79,7 @@ from urllib.parse import quote_plus
 import bson
 from bson import ObjectId
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4  # 4: labelled incidents (see `incidents`)
 DATABASE = "glamira"
 COLLECTION = "summary"
 DEMO_PRODUCTS = 400
@@ -913,7 +915,7 @@ class _Item:
 
     __slots__ = (
         "product", "store", "pid_int", "url_q", "combos", "numbers", "option_ids", "ring", "category_id",
-        "line", "line_id",
+        "line", "line_id", "base",
     )  # fmt: skip
 
     def __init__(self, product: Product, store: Store, rng: random.Random):
@@ -932,7 +934,7 @@ class _Item:
                 pool = pools["stone"]
             combos.append(pool[int(rng.random() * len(pool))])
         self.combos = tuple(combos)
-        base = float(product.price)
+        self.base = base = float(product.price)
         self.numbers = tuple(format_price(round(base * c.factor), store.price_style) for c in combos)
         self.option_ids = tuple(str(pid * 5 + 300_000 + n) for n in range(5))
         self.ring = product.kind in ("ring", "engagement", "wedding", "mens")
@@ -1029,6 +1031,11 @@ class _Item:
     def price(self, k: int, dress: int) -> str:
         """The price of combination `k`, plain for `dress` < 5, else dressed in a store's way (5..7)."""
         number = self.numbers[k]
+        return number if dress < 5 else self.store.decorations[dress - 4].format(number)
+
+    def changed_price(self, k: int, dress: int, factor: float) -> str:
+        """`price` after the store changed its prices by `factor` (a price-change incident)."""
+        number = format_price(round(self.base * self.combos[k].factor * factor), self.store.price_style)
         return number if dress < 5 else self.store.decorations[dress - 4].format(number)
 
 
@@ -1405,20 +1412,85 @@ def checkout_success_target(count: int, rng: random.Random | None = None) -> int
     return min(count, max(3, round(count * CHECKOUT_SUCCESS_SHARE * jitter / 1.04)))
 
 
-def iter_events(day: date, count: int, seed: int = 7, products: int = DEMO_PRODUCTS) -> Iterator[dict]:
-    """The `count` events of `day` (UTC), ordered by `time_stamp`, one new dict at a time.
+# -- incidents ---------------------------------------------------------------------------
+# What goes wrong on a few known days, so that anomaly detection can be measured against
+# labels (bench/anomalies_glamira.py): a store's tracking goes down from some hour (its
+# events, and so its orders, vanish), a store changes its prices for a week, or one event
+# type of a store floods in (a tag firing in a loop). Drawn week by week from the seed,
+# so a day's incidents, like its events, do not depend on the other days generated.
+
+TRACKING_DOWN, PRICE_CHANGE, FLOOD = "tracking_down", "price_change", "flood"
+INCIDENT_KINDS = (TRACKING_DOWN, PRICE_CHANGE, FLOOD)
+INCIDENT_WEEK_SHARE = 0.3  # the share of weeks with an incident
+PRICE_CHANGE_DAYS = 7
+PRICE_CHANGE_FACTOR = 1.5
+FLOOD_FACTOR = 12  # each event of the flooded type arrives this many times
+FLOOD_COLLECTIONS = ("add_to_cart_action", "search_box_action", "view_shopping_cart", "view_listing_page")
+_INCIDENT_EPOCH = date(2020, 1, 6)  # a Monday
+_NEVER = 2**62
+
+
+@dataclass(frozen=True, order=True)
+class Incident:
+    """One store's incident on one day (a price change has one per day it lasts)."""
+
+    day: date
+    store_id: str
+    kind: str  # one of INCIDENT_KINDS
+    first_day: date  # the first day of the episode
+    hour: int = 0  # the UTC hour from which tracking is down or the flood runs
+    collection: str | None = None  # the flooded collection
+    factor: float = 1.0  # prices times this (price change); events of the type times this (flood)
+
+
+def _week_incidents(seed: int, week: int) -> list[Incident]:
+    rng = random.Random(f"glamira-incidents:{seed}:{week}")
+    if rng.random() >= INCIDENT_WEEK_SHARE:
+        return []
+    kind = INCIDENT_KINDS[rng.randrange(len(INCIDENT_KINDS))]
+    store = rng.choices(STORES, weights=[s.weight for s in STORES])[0].store_id
+    first = _INCIDENT_EPOCH + timedelta(weeks=week, days=rng.randrange(7))
+    if kind == TRACKING_DOWN:
+        return [Incident(first, store, kind, first, hour=rng.randrange(6, 15))]
+    if kind == FLOOD:
+        collection = FLOOD_COLLECTIONS[rng.randrange(len(FLOOD_COLLECTIONS))]
+        return [Incident(first, store, kind, first, rng.randrange(0, 12), collection, FLOOD_FACTOR)]
+    return [
+        Incident(first + timedelta(days=n), store, kind, first, factor=PRICE_CHANGE_FACTOR)
+        for n in range(PRICE_CHANGE_DAYS)
+    ]
+
+
+def incidents(first_day: date, last_day: date, seed: int = 7) -> list[Incident]:
+    """The labelled incidents the generator injects on the days from `first_day` to
+    `last_day` (inclusive) with this seed, by day and store."""
+    first_week = (first_day - timedelta(days=PRICE_CHANGE_DAYS) - _INCIDENT_EPOCH).days // 7
+    last_week = (last_day - _INCIDENT_EPOCH).days // 7
+    return sorted(
+        i
+        for week in range(first_week, last_week + 1)
+        for i in _week_incidents(seed, week)
+        if first_day <= i.day <= last_day
+    )
+
+
+def iter_events(
+    day: date, count: int, seed: int = 7, products: int = DEMO_PRODUCTS, with_incidents: bool = True
+) -> Iterator[dict]:
+    """The `count` events of `day` (UTC), ordered by `time_stamp`, one new dict at a time;
+    on a day with `incidents`, what they leave (fewer events, or more, changed prices).
 
     Memory stays constant whatever `count` is (a pool of visitors in the middle of their
     visits, the catalog): the benchmark streams millions of events through this.
     """
-    return _generate(day, count, seed, products, raw=False)
+    return _generate(day, count, seed, products, raw=False, with_incidents=with_incidents)
 
 
 def iter_encoded_events(
-    day: date, count: int, seed: int = 7, products: int = DEMO_PRODUCTS
+    day: date, count: int, seed: int = 7, products: int = DEMO_PRODUCTS, with_incidents: bool = True
 ) -> Iterator[bytes]:
     """The same events as `iter_events`, each as the bytes `bson.encode` makes of it, faster."""
-    return _generate(day, count, seed, products, raw=True)
+    return _generate(day, count, seed, products, raw=True, with_incidents=with_incidents)
 
 
 _ID_ELEMENT = b"\x07_id\x00"
@@ -1434,9 +1506,10 @@ def _splice(oid: bytes, ts: int, head: bytes, tail: dict) -> bytes:
     return b"".join((size.to_bytes(4, "little"), _ID_ELEMENT, oid, stamp, head, body[4:]))
 
 
-def _generate(day: date, count: int, seed: int, products: int, raw: bool) -> Iterator:
+def _generate(day: date, count: int, seed: int, products: int, raw: bool, with_incidents: bool) -> Iterator:
     if count <= 0:
         return
+    today = incidents(day, day, seed) if with_incidents else []
     rng = random.Random(f"glamira-events:{seed}:{day.isoformat()}")
     catalog = _catalog(products, seed)
     rand, bits = rng.random, rng.getrandbits
@@ -1457,6 +1530,13 @@ def _generate(day: date, count: int, seed: int, products: int, raw: bool) -> Ite
     slots_left = count
     collection_table = _COLLECTION_CODES
     odd_prices, n_odd = ODD_PRICES, len(ODD_PRICES)
+    dark = {i.store_id: day_start + i.hour * 3600 for i in today if i.kind == TRACKING_DOWN}
+    repriced = {i.store_id: i.factor for i in today if i.kind == PRICE_CHANGE}
+    floods = {(i.store_id, i.collection): day_start + i.hour * 3600 for i in today if i.kind == FLOOD}
+
+    def price_of(item: _Item, k: int, dress: int) -> str:
+        factor = repriced.get(item.store.store_id) if repriced else None
+        return item.price(k, dress) if factor is None else item.changed_price(k, dress, factor)
 
     def next_order_id(v: _Visitor, place: bool) -> str:
         """Every store numbers its orders from the same base: ids repeat across stores."""
@@ -1472,7 +1552,7 @@ def _generate(day: date, count: int, seed: int, products: int, raw: bool) -> Ite
             line = {
                 "product_id": item.product.product_id if roll < 0.05 else item.pid_int,
                 "amount": amount,
-                "price": item.price(k, int(rand() * 8)),
+                "price": price_of(item, k, int(rand() * 8)),
                 "currency": v.store.currency if rand() < 0.9 else v.store.symbol,
                 "option": item.cart_option(k, ring_size),
             }
@@ -1574,6 +1654,8 @@ def _generate(day: date, count: int, seed: int, products: int, raw: bool) -> Ite
                     twin["local_time"] = minutes[(ts + v.offset - day_start) // 60 + 1440] + seconds[sec]
                 counters[0] = n = (counters[0] + 1) & 0xFFFFFF
                 oid = ((stamp << 64) | servers[0] | n).to_bytes(12, "big")
+                if dark and stamp >= dark.get(v.store.store_id, _NEVER):
+                    continue
                 if raw:
                     yield _splice(oid, stamp, v.head_bson, twin)
                 else:
@@ -1639,7 +1721,7 @@ def _generate(day: date, count: int, seed: int, products: int, raw: bool) -> Ite
                     if rand() < 0.005:
                         doc["price"] = odd_prices[int(rand() * n_odd)]
                     else:
-                        doc["price"] = item.price(k, int(rand() * 8))
+                        doc["price"] = price_of(item, k, int(rand() * 8))
                     doc["currency"] = v.store.currency if rand() < 0.9 else v.store.symbol
                     if code == _ADD and len(v.cart) < 4:
                         v.cart.append((item, k, 1 if rand() < 0.9 else 2, 48 + int(rand() * 18)))
@@ -1664,10 +1746,19 @@ def _generate(day: date, count: int, seed: int, products: int, raw: bool) -> Ite
             v.left -= 1
             if v.left <= 0:
                 pool[slot] = _new_visitor(rng, catalog, stores, day)
-            if raw:
-                yield _splice(oid, ts, v.head_bson, doc)
-            else:
-                yield {"_id": ObjectId(oid), "time_stamp": ts, **v.head, **doc}
+            if dark and ts >= dark.get(v.store.store_id, _NEVER):
+                continue  # the store's tracking is down: the event never reaches the database
+            copies = 1
+            if floods and ts >= floods.get((v.store.store_id, collection), _NEVER):
+                copies = FLOOD_FACTOR
+            for copy in range(copies):
+                if copy:  # a flood's copy: the same event again, with its own id
+                    counters[server] = n = (counters[server] + 1) & 0xFFFFFF
+                    oid = ((ts << 64) | servers[server] | n).to_bytes(12, "big")
+                if raw:
+                    yield _splice(oid, ts, v.head_bson, doc)
+                else:
+                    yield {"_id": ObjectId(oid), "time_stamp": ts, **v.head, **doc}
 
 
 # Collections by code: the product pages first, then recommendations, then the rest.

@@ -1,8 +1,9 @@
 """bahela-daily: one day of booth sessions and photos, joined, landed, loaded and mailed.
 
 extract sessions (MongoDB) ─┐
-                            ├─ transform ─ land (lake) ─ load (warehouse) ─ mail + Slack
+                            ├─ transform ─ land (lake) ─ load (warehouse) ─ mail + Slack (+ alert)
 extract images (Cloudinary) ┘                 └─ history (warehouse) ─ compare ─┘
+                                              └─ anomalies (baseline/forecast) ─┘
 """
 
 from __future__ import annotations
@@ -13,17 +14,27 @@ from datetime import date, timedelta
 
 import polars as pl
 from prefect import flow, get_run_logger
-from prefect.artifacts import acreate_markdown_artifact
+from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.runtime import flow_run
 
 from flows.resources import Resources, resources, save_report
 from flows.roles import BahelaBlocks
-from pipelines.alerts import alert_on_crash, alert_on_failure
+from pipelines.alerts import AnomalyAlert, alert_on_crash, alert_on_failure, send_anomaly_alert
 from pipelines.calendar import DayWindow, yesterday
 from pipelines.concurrency import one_run_per_day
 from pipelines.errors import gather_all
 from pipelines.settings import JAKARTA
-from tasks.bahela.daily import build_report, extract_images, extract_sessions, transform
+from tasks.anomalies import BASELINE_WEEKS
+from tasks.bahela.anomalies import by_cause
+from tasks.bahela.daily import (
+    build_report,
+    detect_anomalies,
+    extract_images,
+    extract_sessions,
+    read_forecasts,
+    read_health_history,
+    transform,
+)
 from tasks.bahela.summary import TRAILING_DAYS
 from tasks.lake import land_partition
 from tasks.notify import post_to_slack, send_email
@@ -35,6 +46,9 @@ ROLES = ("mongodb", "cloudinary", "lake", "warehouse", "mailer", "slack")
 TIMEOUT_SECONDS = 3600
 # what a run keeps for landing, loading and mailing after its sources have answered
 AFTER_EXTRACT_SECONDS = 300
+# one query for both the trailing comparison and the same-weekday baseline of anomalies
+HISTORY_DAYS = max(TRAILING_DAYS, 7 * BASELINE_WEEKS + 1)
+ANOMALIES_ARTIFACT = "bahela-anomalies"
 
 
 def _run_name() -> str:
@@ -84,15 +98,20 @@ async def _process_day(
     )
     tables = transform(sessions, raw_images, day)
 
-    history = await read_history(
-        warehouse, SCHEMA, "daily_summary", day - timedelta(days=TRAILING_DAYS), day - timedelta(days=1)
+    first, last = day - timedelta(days=HISTORY_DAYS), day - timedelta(days=1)
+    history, health, forecasts = await asyncio.gather(
+        read_history(warehouse, SCHEMA, "daily_summary", first, last),
+        read_health_history(warehouse, SCHEMA, first, last),
+        read_forecasts(warehouse, SCHEMA, day),
     )
-    report = build_report(tables, history)
+    anomalies = detect_anomalies(tables, history, health, forecasts)
+    report = build_report(tables, history, anomalies)
 
     datasets = {
         "sessions": tables.sessions,
         "images": tables.images,
         "daily_summary": tables.summary,
+        "anomalies": anomalies,
     }
     rejected = {name: tables.rejects.filter(pl.col("dataset") == name) for name in ("sessions", "images")}
     landed = await asyncio.gather(
@@ -113,6 +132,19 @@ async def _process_day(
         markdown=report.markdown,
         description=f"Bahela daily summary for {day.isoformat()}",
     )
+    await acreate_table_artifact(
+        key=ANOMALIES_ARTIFACT,
+        table=[
+            {k: (v.isoformat() if k == "day" else v) for k, v in row.items()}
+            for row in anomalies.iter_rows(named=True)
+        ],
+        description=f"Bahela unusual figures of {day.isoformat()}: "
+        + (f"{anomalies.height}, most severe first" if anomalies.height else "none"),
+    )
+    unusual = by_cause(anomalies)
+    severe = [u for u in unusual if u["severity"] == "severe"]
+    if severe and notify:
+        await send_anomaly_alert(AnomalyAlert("bahela-daily", day.isoformat(), severe, ANOMALIES_ARTIFACT))
     logger.info("%s; report copy at %s", report.subject, report_path)
     return {
         "day": day.isoformat(),
@@ -123,6 +155,7 @@ async def _process_day(
         "photos": tables.images.height,
         "set_aside": tables.counts.set_aside,
         "rows": tables.counts.as_dict(),
+        "anomalies": {"count": anomalies.height, "severe": [u["headline"] for u in severe]},
         "lake": {p.prefix: p.rows for p in landed},
         "report": report_path,
     }

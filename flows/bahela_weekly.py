@@ -20,6 +20,7 @@ from pipelines.alerts import alert_on_crash, alert_on_failure
 from pipelines.calendar import yesterday
 from pipelines.concurrency import one_run_per_day
 from pipelines.settings import JAKARTA
+from tasks.bahela.interactive import interactive_name, weekly_interactive_html
 from tasks.bahela.weekly import analyse, build_report, forecasts_frame, missing_days
 from tasks.lake import land_partition
 from tasks.notify import post_to_slack, send_email
@@ -50,7 +51,7 @@ def _run_name() -> str:
 async def bahela_weekly(
     week_ending: date | None = None,
     history_days: int | None = None,
-    backtest_weeks: int = 2,
+    backtest_weeks: int | None = None,
     notify: bool = True,
     blocks: BahelaBlocks = BahelaBlocks(),
 ) -> dict:
@@ -59,7 +60,8 @@ async def bahela_weekly(
     Args:
         week_ending: a Sunday; default: the last complete week.
         history_days: days of history to read, up to `week_ending`; default: all there is.
-        backtest_weeks: weeks of history replayed to score the forecast.
+        backtest_weeks: at most this many weeks replayed to score the forecast; default every week
+            the history allows (fewer than four give no score).
         notify: send the mail and the Slack message.
         blocks: names of the saved blocks (lake, warehouse, mailer, slack are used).
     """
@@ -76,7 +78,7 @@ async def bahela_weekly(
 async def _report_week(
     week_ending: date,
     history_days: int | None,
-    backtest_weeks: int,
+    backtest_weeks: int | None,
     notify: bool,
     blocks: BahelaBlocks,
     used: Resources,
@@ -107,8 +109,18 @@ async def _report_week(
     if notify:
         await send_email(used.mailer, report.email, f"bahela-weekly-{week_ending.isoformat()}")
         await post_to_slack(used.slack, report.slack)
+    # the browser's interactive copy (the mail keeps its static chart); flagged days where the
+    # anomalies table exists yet
+    anomalies = await read_history(warehouse, SCHEMA, "anomalies", first, week_ending)
+    interactive_path = await save_report(
+        lake,
+        interactive_name(week_ending),
+        await weekly_interactive_html(history, week_ending, inputs.forecasts, anomalies),
+    )
     await acreate_markdown_artifact(
-        key="bahela-weekly-report", markdown=report.markdown, description=f"Week ending {week_ending}"
+        key="bahela-weekly-report",
+        markdown=f"{report.markdown}\n\nInteractive report (filters, tooltips; opens offline): `{interactive_path}`\n",
+        description=f"Week ending {week_ending}",
     )
     if report.predictions_table:
         await acreate_table_artifact(
@@ -128,5 +140,12 @@ async def _report_week(
         "verdicts": {
             t: f.backtest.verdict for t, f in (inputs.forecasts or {}).items() if f.backtest is not None
         },
+        "methods": {t: f.method for t, f in (inputs.forecasts or {}).items()},
+        "mase": {
+            t: {"forest": f.backtest.model_mase, "naive": f.backtest.naive_mase}
+            for t, f in (inputs.forecasts or {}).items()
+            if f.scored
+        },
         "report": report_path,
+        "interactive_report": interactive_path,
     }

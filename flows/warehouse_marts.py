@@ -1,5 +1,6 @@
 """warehouse-marts: dbt builds the marts from the raw tables (each model, seed and test a
-task in the Prefect UI, through prefect-dbt), then the Glamira dashboard is rebuilt.
+task in the Prefect UI, through prefect-dbt), then Glamira's days just built are checked
+for unusual figures (tasks/glamira/anomalies.py) and the Glamira dashboard is rebuilt.
 
 A warehouse that holds only one business's raw tables (or not yet every table of one)
 builds what it can: everything downstream of a missing source table is left out, and the
@@ -19,16 +20,17 @@ import os
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
+import polars as pl
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import acreate_markdown_artifact
+from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 
 from blocks.warehouse import BigQueryWarehouse, DuckDBWarehouse
 from flows.resources import Resources, resources, save_report, scratch
 from flows.roles import MartsBlocks
-from pipelines.alerts import alert_on_crash, alert_on_failure
+from pipelines.alerts import AnomalyAlert, alert_on_crash, alert_on_failure, send_anomaly_alert
 from tasks.dbt_sources import (
     Relation,
     Skipped,
@@ -38,10 +40,14 @@ from tasks.dbt_sources import (
     model_relations,
     source_tables,
 )
+from tasks.lake import land_partition
+from tasks.warehouse import load_day
 
 DBT_DIR = Path(__file__).resolve().parents[1] / "dbt"
 ROLES = ("warehouse", "lake")
+GLAMIRA = "glamira"  # the lake source of the anomalies this flow lands
 DASHBOARD = "glamira-dashboard.html"
+INTERACTIVE_DASHBOARD = "glamira-dashboard-interactive.html"
 
 
 def dbt_environment(warehouse: DuckDBWarehouse | BigQueryWarehouse, work: Path) -> dict[str, str]:
@@ -209,7 +215,8 @@ async def warehouse_marts(
 
     Args:
         start_day, end_day: days the incremental facts rebuild (the days just loaded);
-            default: the last few days before the newest one built.
+            default: the last few days before the newest one built. Also the days
+            checked for Glamira anomalies (default: the latest day in the marts).
         select: a dbt selection (e.g. `+fct_sales_order_line`); default: everything.
         full_refresh: rebuild the incremental facts from scratch.
         docs: also run `dbt docs generate` (the site lands in the dbt target folder).
@@ -290,22 +297,81 @@ async def _build(
         "skipped": skipped.nodes,
         "dashboard": None,
     }
+    check, unusual_days = await _anomalies(used, model_relations(manifest), start_day, end_day)
+    summary["anomalies"] = _anomaly_summary(check, unusual_days)
     dashboard_note = "Not rebuilt (dashboard=False)."
     if dashboard:
-        summary["dashboard"], dashboard_note = await _dashboard(used, model_relations(manifest))
+        anomalies = check.anomalies if check else None
+        summary["dashboard"], dashboard_note = await _dashboard(used, model_relations(manifest), anomalies)
         logger.info("dashboard: %s", dashboard_note)
     await acreate_markdown_artifact(
         key="warehouse-marts",
-        markdown=markdown(status, plan, skipped, dashboard_note),
+        markdown=markdown(status, plan, skipped, dashboard_note) + "\n\n" + unusual_days,
         description="dbt build of the marts",
     )
     return summary
 
 
-async def _dashboard(used: Resources, relations: dict[str, Relation]) -> tuple[str | None, str]:
+async def _anomalies(
+    used: Resources, relations: dict[str, Relation], start_day: date | None, end_day: date | None
+):
+    """Glamira's unusual days among the days this run built (default: the latest day in
+    the marts): the check (None without the Glamira marts) and the artifact's section.
+    They go to a table artifact, the lake (dataset `anomalies`, one partition per day
+    checked) and, the severe ones, to the alert channels."""
+    from tasks.glamira import anomalies as glamira
+
+    warehouse = used.warehouse
+    needed = [relations[name] for name in glamira.MARTS]
+    if absent := sorted(set(needed) - await existing_relations(warehouse, needed)):
+        return None, (
+            "## Unusual days (Glamira)\n\nNot checked: the Glamira marts "
+            f"{', '.join(map(str, absent))} are not in the warehouse."
+        )
+    days = None
+    if start_day:
+        end = end_day or start_day
+        days = [start_day + timedelta(days=n) for n in range((end - start_day).days + 1)]
+    check = await glamira.glamira_check(warehouse, days)
+    logger = get_run_logger()
+    logger.info("Glamira anomalies: %s", check.note)
+    if check.anomalies.height:
+        await acreate_table_artifact(
+            key=glamira.ARTIFACT, table=glamira.table_rows(check.anomalies), description=check.note
+        )
+    for day in sorted(set(check.days) - set(check.unjudged)):
+        frame = check.anomalies.filter(pl.col("day") == day)
+        landed = await land_partition(used.lake, GLAMIRA, "anomalies", day, frame)
+        # loaded here, not by glamira-load: the day's anomalies are this run's, and a
+        # laptop's embedded default has no trigger
+        await load_day(warehouse, f"raw_{GLAMIRA}", "anomalies", day, [landed])
+    severe = [u for u in glamira.by_cause(check.anomalies) if u["severity"] == "severe"]
+    if severe:
+        span = check.days[0].isoformat() + ("" if len(check.days) == 1 else f"…{check.days[-1].isoformat()}")
+        await send_anomaly_alert(AnomalyAlert("warehouse-marts (Glamira)", span, severe, glamira.ARTIFACT))
+    return check, glamira.markdown_section(check)
+
+
+def _anomaly_summary(check, section: str) -> dict:
+    if check is None:
+        return {"checked": [], "count": 0, "severe": [], "note": section.splitlines()[-1]}
+    from tasks.glamira.anomalies import by_cause
+
+    return {
+        "checked": [d.isoformat() for d in check.days],
+        "count": check.anomalies.height,
+        "severe": [u["headline"] for u in by_cause(check.anomalies) if u["severity"] == "severe"],
+        "note": check.note,
+    }
+
+
+async def _dashboard(
+    used: Resources, relations: dict[str, Relation], anomalies=None
+) -> tuple[str | None, str]:
     """The dashboard rebuilt (its path and a note), or why not: it reads the Glamira
     marts, which a warehouse without Glamira's raw tables never gets."""
     from tasks.glamira.dashboard import MARTS, dashboard_html
+    from tasks.glamira.interactive import interactive_html
 
     warehouse = used.warehouse
     needed = [relations[name] for name in MARTS]
@@ -316,4 +382,7 @@ async def _dashboard(used: Resources, relations: dict[str, Relation]) -> tuple[s
             "(the dashboard appears once glamira-daily has loaded a day and warehouse-marts has built them)."
         )
     path = await save_report(used.lake, DASHBOARD, await dashboard_html(warehouse))
-    return path, f"Rebuilt at {path}."
+    interactive = await save_report(
+        used.lake, INTERACTIVE_DASHBOARD, await interactive_html(warehouse, anomalies)
+    )
+    return path, f"Rebuilt at {path}; interactive (filters, tooltips; opens offline) at {interactive}."

@@ -147,19 +147,83 @@ async def describe_failure(flow_name: str, flow_run, state) -> Alert:
 async def send_alert(alert: Alert) -> None:
     """Through the saved alert blocks; without them the alert is logged, and locally
     also written to the outbox (production writes nothing under PIPELINES_HOME)."""
+    await _deliver(alert.slack_text(), alert.email(), f"alert-{alert.flow}-{alert.run_id}")
+
+
+@dataclass(frozen=True)
+class AnomalyAlert:
+    """Severe unusual figures of a day (a booth offline): the run went fine, the business
+    did not. `anomalies`: `tasks.bahela.anomalies.by_cause` entries (`headline`, `detail`)."""
+
+    flow: str
+    day: str
+    anomalies: list[dict]
+    artifact: str | None = None  # where the full list is, e.g. the artifact's key
+
+    @property
+    def title(self) -> str:
+        return f"Unusual day: {self.flow} {self.day}"
+
+    def slack_text(self) -> str:
+        esc = fmt.slack_escape
+        lines = [f":rotating_light: *{esc(self.title)}*"]
+        lines += [f"• *{esc(a['headline'])}*: {esc(a['detail'])}" for a in self.anomalies]
+        if self.artifact:
+            lines.append(f"All of the day's unusual figures: artifact `{esc(self.artifact)}`")
+        return "\n".join(lines)
+
+    def email(self) -> Email:
+        body = "".join(
+            [
+                h.heading(self.title, "severe unusual figures"),
+                h.table(
+                    ["Where and what", "Details"], [[a["headline"], a["detail"]] for a in self.anomalies]
+                ),
+                h.paragraph(f"All of the day's unusual figures: artifact {self.artifact}", muted=True)
+                if self.artifact
+                else "",
+            ]
+        )
+        text = "\n".join([self.title, *(f"{a['headline']}: {a['detail']}" for a in self.anomalies)])
+        return Email(subject=f"[pipelines] {self.title}", html=h.page(self.title, body), text=text)
+
+
+async def send_anomaly_alert(alert: AnomalyAlert) -> bool:
+    """Through the same channels as a failure's alert. Never raises: the run that found
+    the anomaly has done its work, and a broken alert channel is logged, not fatal.
+    True when it went out."""
+    try:
+        await _deliver(alert.slack_text(), alert.email(), f"anomaly-{alert.flow}-{alert.day}")
+    except Exception:
+        logger.exception("could not send the anomaly alert for %s %s", alert.flow, alert.day)
+        return False
+    return True
+
+
+async def _deliver(slack_text: str, mail: Email, key: str) -> None:
     slack, mailer = await asyncio.gather(
         saved_block(ALERT_SLACK, *KINDS["slack"]), saved_block(ALERT_MAILER, *KINDS["mailer"])
     )
     if mailer is None and Profile.from_env() is Profile.LOCAL:
         mailer = embedded_default("mailer", "pipelines", Home.from_env())
-    if slack is not None:
-        response = await slack.get_client().send(text=alert.slack_text())
-        logger.info("alert posted to Slack (HTTP %s)", response.status_code)
-    else:
-        logger.warning("ALERT %s", alert.slack_text())
-    if mailer is not None:
-        outcome = await mailer.send(alert.email(), f"alert-{alert.flow}-{alert.run_id}")
-        logger.info("alert mail: %s", outcome)
+    failed: list[Exception] = []
+    # each channel on its own: a Slack outage must not also keep the mail from going out
+    try:
+        if slack is not None:
+            response = await slack.get_client().send(text=slack_text)
+            logger.info("alert posted to Slack (HTTP %s)", response.status_code)
+        else:
+            logger.warning("ALERT %s", slack_text)
+    except Exception as exc:
+        failed.append(exc)
+    try:
+        if mailer is not None:
+            outcome = await mailer.send(mail, key)
+            logger.info("alert mail: %s", outcome)
+    except Exception as exc:
+        failed.append(exc)
+    if failed:
+        raise failed[0]
 
 
 def _ui_url(flow_run) -> str | None:

@@ -148,16 +148,17 @@ def _sample_window(days: int, last_day: date | None) -> tuple[date, date]:
     return last - timedelta(days=days - 1), last
 
 
-def _ensure_samples(home: Home, first: date, last: date, seed: int, force: bool = False) -> str:
+def _ensure_samples(home: Home, first: date, last: date, seed: int, force: bool = False, incidents=()) -> str:
+    """`incidents`: demo.bahela.Incident to inject (the demo's one, on its mailing day)."""
     from demo import bahela
 
     folders = bahela.SampleFolders(home.samples / "bahela")
     started = time.perf_counter()
     if force:
-        bahela.write(bahela.generate(first, last, seed), folders)
+        bahela.write(bahela.generate(first, last, seed, incidents=incidents), folders)
         written = True
     else:
-        written = bahela.ensure(folders, first, last, seed)
+        written = bahela.ensure(folders, first, last, seed, incidents)
     if written:
         return f"generated {first} … {last} in {time.perf_counter() - started:.1f}s → {folders.root}"
     return f"already present for {first} … {last} in {folders.root}"
@@ -206,7 +207,12 @@ def demo(
     first, last = _sample_window(days, None)
     started = time.perf_counter()
     typer.echo(f"Embedded default under {home.root}  ({HOME_ENV})")
-    typer.echo(f"Sample data: {_ensure_samples(home, first, last, seed=7)}")
+    from demo.bahela import demo_incidents
+
+    # one labelled incident, on the last day: the one whose summary is mailed
+    incidents = demo_incidents(last, seed=7)
+    typer.echo(f"Sample data: {_ensure_samples(home, first, last, seed=7, incidents=incidents)}")
+    typer.echo(f"             incident: {', '.join(f'{i.site} {i.kind} on {i.day}' for i in incidents)}")
     glamira_days = _glamira_days(GLAMIRA_DEMO_DAYS, None)
     typer.echo(f"             {_ensure_glamira_samples(home, glamira_days, GLAMIRA_DEMO_EVENTS, seed=7)}")
     typer.echo("Starting Prefect's local API (the very first start takes up to a minute) …")
@@ -265,6 +271,8 @@ def _where_to_look(home: Home, last: date, week_ending: date) -> list[str]:
         f"           {rel(home.reports / f'bahela-daily-{last}.html')}  (the same, in a browser)",
         f"weekly     {rel(home.outbox / f'bahela-weekly-{week_ending}.eml')}  (chart inline, forecast JSON attached)",
         f"           {rel(home.reports / f'bahela-weekly-{week_ending}.html')}  (in a browser)",
+        f"           {rel(home.reports / f'bahela-weekly-{week_ending}-interactive.html')}  "
+        "(interactive: date range and booth filters, forecast band; opens offline)",
         f"lake       {rel(home.lake / 'bahela')}/{{sessions,images,daily_summary}}/dt=YYYY-MM-DD/",
         f"rejects    {rel(home.lake / 'bahela' / '_rejects')}/",
         f"glamira    {rel(home.lake / 'glamira')}/{{events,locations,products}}/dt=YYYY-MM-DD/ "
@@ -273,6 +281,8 @@ def _where_to_look(home: Home, last: date, week_ending: date) -> list[str]:
         '"select day, sum(revenue_idr) revenue from raw_bahela.daily_summary group by day order by day"',
         f'marts      {_command()} sql "select * from marts.fct_daily_metrics order by date_day"  (dbt models)',
         f"dashboard  {rel(home.reports / 'glamira-dashboard.html')}  (Glamira sales, in a browser)",
+        f"           {rel(home.reports / 'glamira-dashboard-interactive.html')}  "
+        "(interactive: date, store, country and device filters; opens offline)",
     ]
 
 

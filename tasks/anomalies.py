@@ -21,7 +21,7 @@ read from their data.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -30,7 +30,7 @@ import polars as pl
 ANOMALY_SCHEMA: dict[str, pl.DataType] = {
     "business": pl.String(),  # bahela | glamira
     "day": pl.Date(),
-    "entity": pl.String(),  # a booth's site, a store's id, or ALL
+    "entity": pl.String(),  # a booth's site, a store's store_key, or ALL
     "metric": pl.String(),
     "actual": pl.Float64(),
     "expected": pl.Float64(),
@@ -67,12 +67,15 @@ def weekday_baseline(
     metrics: Sequence[str],
     counts: Sequence[str] = (),
     rules: Rules = Rules(),
+    floors: Mapping[str, float] | None = None,
 ) -> pl.DataFrame:
     """Per `keys` and metric: the median (`expected`) and floored spread of the metric on
     the same weekday as `day` in the `rules.weeks` weeks before it, and how many such days
     there were (`weeks`). `history` has a `day` column, the keys and the metrics; days
     where a metric is null do not count. `counts` are the metrics floored by Poisson noise.
-    Keys with fewer than `rules.min_weeks` such days are left out."""
+    Keys with fewer than `rules.min_weeks` such days are left out. `floors`: an absolute
+    least spread per metric, for figures whose median can be zero (a count of rare
+    events) or whose noise no share of the median describes (a time of day, a share)."""
     same_weekday = [day - timedelta(weeks=n) for n in range(1, rules.weeks + 1)]
     long = (
         history.filter(pl.col("day").is_in(same_weekday))
@@ -89,10 +92,12 @@ def weekday_baseline(
     poisson = (
         pl.when(pl.col("metric").is_in(list(counts))).then(pl.col("expected").abs().sqrt()).otherwise(0.0)
     )
+    absolute = pl.col("metric").replace_strict(dict(floors or {}), default=0.0, return_dtype=pl.Float64)
     spread = pl.max_horizontal(
         pl.col("mad") * MAD_SCALE,
         pl.col("expected").abs() * rules.relative_floor,
         poisson,
+        absolute,
         pl.lit(1e-9),
     )
     return (

@@ -18,9 +18,17 @@ from datetime import date, timedelta
 # source -> the datasets its flows land; rejects partitions as `_rejects/<dataset>`
 LAKE_DATASETS: dict[str, frozenset[str]] = {
     "bahela": frozenset(
-        {"sessions", "images", "daily_summary", "forecasts", "_rejects/sessions", "_rejects/images"}
+        {
+            "sessions",
+            "images",
+            "daily_summary",
+            "forecasts",
+            "anomalies",
+            "_rejects/sessions",
+            "_rejects/images",
+        }
     ),
-    "glamira": frozenset({"events", "locations", "products", "user_agents", "_rejects/events"}),
+    "glamira": frozenset({"events", "locations", "products", "user_agents", "anomalies", "_rejects/events"}),
 }
 # files a partition holds beside its parts and manifest (a CSV copy of the products)
 EXTRA_FILES: dict[tuple[str, str], frozenset[str]] = {("glamira", "products"): frozenset({"products.csv"})}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
+from datetime import date
 
 import polars as pl
 from bson import ObjectId
@@ -13,12 +14,14 @@ from prefect.cache_policies import NO_CACHE
 
 from blocks.cloudinary import Cloudinary, CloudinaryExport
 from blocks.mongodb import MongoDB, MongoDump
+from blocks.warehouse import BigQueryWarehouse, DuckDBWarehouse
 from pipelines.calendar import DayWindow
 from pipelines.errors import ConfigurationError
+from tasks.bahela import anomalies as detection
 from tasks.bahela.images import RAW_IMAGES_SCHEMA
 from tasks.bahela.report import DailyReport, build_daily_report
 from tasks.bahela.sessions import CLOCK_TOLERANCE, SITE_DATABASE_PREFIX, sessions_frame
-from tasks.bahela.summary import DETAIL, HEADLINE, TRAILING_DAYS, compare
+from tasks.bahela.summary import DETAIL, HEADLINE, SUMMARY_SCHEMA, TRAILING_DAYS, compare
 from tasks.bahela.transform import DayTables, transform_day
 
 SESSIONS_COLLECTION = "sessions"
@@ -119,11 +122,85 @@ def transform(sessions: SessionsExtract, raw_images: pl.DataFrame, day) -> DayTa
 
 
 @task(name="build-report", cache_policy=NO_CACHE)
-def build_report(tables: DayTables, history: pl.DataFrame | None) -> DailyReport:
+def build_report(
+    tables: DayTables, history: pl.DataFrame | None, anomalies: pl.DataFrame | None = None
+) -> DailyReport:
     comparisons = compare(tables.summary, history, tables.day, (*HEADLINE, *DETAIL))
     if history is None or history.height == 0:
         get_run_logger().info("no summary history before %s: comparisons left empty", tables.day)
-    return build_daily_report(tables, comparisons)
+    return build_daily_report(tables, comparisons, anomalies)
 
 
-__all__ = ["TRAILING_DAYS", "build_report", "extract_images", "extract_sessions", "transform"]
+@task(name="read-health-history", cache_policy=NO_CACHE, task_run_name="read health {first}..{last}")
+async def read_health_history(
+    warehouse: DuckDBWarehouse | BigQueryWarehouse, schema: str, first: date, last: date
+) -> pl.DataFrame:
+    """Past days' health figures (HEALTH_SCHEMA), counted in the warehouse: each booth's
+    last session and its set-aside documents. Missing tables (the first runs) give none;
+    a failing query is logged and gives none too: the figures are still compared, only
+    the offline and upload causes lose their baseline."""
+    logger = get_run_logger()
+
+    async def read(table: str, sql) -> pl.DataFrame | None:
+        try:
+            return await warehouse.query(sql(warehouse.table_ref(schema, table), first, last))
+        except Exception as exc:
+            logger.warning(
+                "no %s.%s history for anomaly detection (%s): %s",
+                schema,
+                table,
+                warehouse.describe(),
+                " ".join(str(exc).split())[:300],
+            )
+            return None
+
+    last_sessions, rejects = await asyncio.gather(
+        read("sessions", detection.last_sessions_sql), read("rejects", detection.reject_counts_sql)
+    )
+    return detection.stored_health(last_sessions, rejects)
+
+
+@task(name="read-forecasts", cache_policy=NO_CACHE, task_run_name="read forecasts of {day}")
+async def read_forecasts(
+    warehouse: DuckDBWarehouse | BigQueryWarehouse, schema: str, day: date
+) -> pl.DataFrame | None:
+    """The weekly model's forecasts of `day`, if a weekly run made any."""
+    return await warehouse.read_days(schema, "forecasts", day, day)
+
+
+@task(name="detect-anomalies", cache_policy=NO_CACHE, task_run_name="detect anomalies {tables.day}")
+def detect_anomalies(
+    tables: DayTables,
+    history: pl.DataFrame | None,
+    health_history: pl.DataFrame,
+    forecasts: pl.DataFrame | None,
+) -> pl.DataFrame:
+    """The day's anomalies (ANOMALY_SCHEMA): figures of the day against the forecast or
+    the same weekday of recent weeks."""
+    today = detection.figures(
+        tables.summary, detection.day_health(tables.sessions, tables.rejects, tables.day)
+    )
+    past = detection.figures(
+        history if history is not None else pl.DataFrame(schema=SUMMARY_SCHEMA), health_history
+    )
+    found = detection.detect(today, past, tables.day, forecasts)
+    logger = get_run_logger()
+    logger.info(
+        "%d unusual figures (%d severe) against %d earlier days",
+        found.height,
+        (found["severity"] == "severe").sum(),
+        past["day"].n_unique(),
+    )
+    return found
+
+
+__all__ = [
+    "TRAILING_DAYS",
+    "build_report",
+    "detect_anomalies",
+    "extract_images",
+    "extract_sessions",
+    "read_forecasts",
+    "read_health_history",
+    "transform",
+]

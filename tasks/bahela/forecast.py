@@ -9,11 +9,15 @@
   tree's prediction for a day becomes that tree's yesterday and rolling means for the
   next (the original set those features to zero at prediction time). Running every tree
   along its own path gives the prediction interval from the spread of the trees.
-- A backtest replays the last weeks of history (train on what came before each week,
-  forecast it, compare) against the naive seasonal forecast "same weekday last week".
-  The trees alone are overconfident on a few weeks of data, so the interval is the wider
-  of their spread and the backtest's own 80th-percentile error; the report shows how
-  often the trees' interval held the actual value.
+- A rolling-origin backtest replays every week the history allows (train on what came
+  before each week, forecast it, compare) and scores the forest and the seasonal naive
+  forecast "same weekday last week" by MASE (m=7) on the same days, with the coverage of
+  their 80% intervals. Where the forest does not beat naive, the published forecast is
+  naive (`method`), with an interval from naive's own backtest errors.
+- The trees alone are overconfident on a few weeks of data, so the forest's interval is
+  the wider of their spread and the backtest's 80th-percentile error; in the backtest
+  itself each week is widened with earlier weeks' errors only, so the coverage it reports
+  is the published interval's, not a fit to the days it scores.
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ TARGETS: dict[str, str] = {
     "images": "Photos",
 }
 MIN_HISTORY_DAYS = 14
+MIN_BACKTEST_WEEKS = 4  # fewer replayed weeks give no score
+TREES = 200
+BACKTEST_TREES = 100  # per replayed week: N weeks train N forests per target
 HORIZON = 7
 MAX_LAG = 7
 INTERVAL = (10, 90)  # percentiles of the trees: an 80% interval
@@ -119,7 +126,7 @@ def training_rows(p: Panel) -> tuple[np.ndarray, np.ndarray]:
     return np.vstack(xs), np.concatenate(ys)
 
 
-def train(p: Panel, seed: int = 7, trees: int = 200) -> RandomForestRegressor:
+def train(p: Panel, seed: int = 7, trees: int = TREES) -> RandomForestRegressor:
     x, y = training_rows(p)
     model = RandomForestRegressor(
         n_estimators=trees, min_samples_leaf=2, max_features=0.6, random_state=seed, n_jobs=-1
@@ -154,7 +161,10 @@ def forecast_paths(model: RandomForestRegressor, history: Panel, horizon: int = 
             x = features_at(series[k], t, day, booths)
             if k == 0:
                 rows.append(x)
-            series[k, :, t] = np.where(active, tree.predict(x) * x[:, 3], np.nan)
+            # trees fit on float32 anyway; skipping sklearn's input checks makes the
+            # trees × days calls ten times faster, which the backtest's many forests need
+            guess = tree.predict(x.astype(np.float32), check_input=False)
+            series[k, :, t] = np.where(active, guess * x[:, 3], np.nan)
     return Paths(days, history.booths, series[:, :, history.length :], rows)
 
 
@@ -170,48 +180,120 @@ def total(paths: np.ndarray, target: str, weights: np.ndarray | None = None) -> 
 
 
 @dataclass(frozen=True)
+class Origin:
+    """One replayed week: what each method said and what happened (all booths together)."""
+
+    start: date  # the first forecast day
+    actual: np.ndarray
+    model: np.ndarray  # the forest's mean
+    tree_lower: np.ndarray  # the trees' own 80% spread
+    tree_upper: np.ndarray
+    naive: np.ndarray  # the same weekday of the week before
+    scale: float | None  # in-sample MAE of the lag-7 naive on the training history (MASE's denominator)
+    in_sample_naive_errors: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
 class Backtest:
+    """A rolling-origin backtest: one origin per week the history allows, each trained on
+    what came before it and forecasting the next seven days.
+
+    Scores are MASE (m=7): each day's absolute error divided by its origin's in-sample
+    seasonal-naive MAE, averaged over the backtest days. The naive's MASE is on the same
+    out-of-sample days, so the two compare directly; below 1 means better than the naive
+    was in sample. With fewer than MIN_BACKTEST_WEEKS origins nothing is scored.
+
+    Coverage counts the days whose actual fell inside an 80% interval built as the report
+    builds it, from the errors of earlier origins only (never the scored week's own)."""
+
+    target: str
     weeks: list[date]  # first day of each replayed week
     days: int
     model_mae: float
     naive_mae: float
-    model_mape: float | None
-    naive_mape: float | None
-    coverage: float  # share of days whose actual fell inside the trees' interval
-    absolute_errors: tuple[float, ...] = ()
+    model_mase: float | None  # None: the training history was exactly weekly (a zero scale)
+    naive_mase: float | None
+    tree_coverage: float  # the trees' spread alone
+    model_coverage: float  # the forest's interval as published: widened by earlier origins' errors
+    naive_coverage: float  # naive ± earlier origins' 80th-percentile error
+    trees: int  # trees per backtest forest
+    model_errors: tuple[float, ...] = ()
+    naive_errors: tuple[float, ...] = ()
+
+    @property
+    def scored(self) -> bool:
+        return len(self.weeks) >= MIN_BACKTEST_WEEKS
 
     @property
     def model_wins(self) -> bool:
-        return self.model_mae <= self.naive_mae
+        """The forest is better than seasonal naive on the backtest days (a tie goes to
+        the simpler method)."""
+        if self.model_mase is not None and self.naive_mase is not None:
+            return self.model_mase < self.naive_mase
+        return self.model_mae < self.naive_mae
+
+    @property
+    def method(self) -> str:
+        """The method to publish: the forest unless a scored backtest says naive is at least as good."""
+        return "seasonal_naive" if self.scored and not self.model_wins else "random_forest"
+
+    @property
+    def coverage(self) -> float:
+        """Coverage of the interval the report shows, for the method it uses."""
+        return self.naive_coverage if self.method == "seasonal_naive" else self.model_coverage
 
     @property
     def verdict(self) -> str:
-        if self.naive_mae == 0:
-            return "the naive forecast was exact: nothing to beat"
-        gain = (1 - self.model_mae / self.naive_mae) * 100
-        if gain >= 5:
-            return f"the model beat 'same weekday last week' by {gain:.0f}% (MAE)"
-        if gain > -5:
-            return "the model and 'same weekday last week' did about as well"
-        return (
-            f"'same weekday last week' beat the model by {-gain:.0f}% (MAE): read the forecast with caution"
-        )
+        label = TARGETS[self.target]
+        if not self.scored:
+            return (
+                f"not enough history for a {MIN_BACKTEST_WEEKS}-week backtest "
+                f"({len(self.weeks)} week{'s' * (len(self.weeks) != 1)}): no score yet"
+            )
+        scores = self._scores()
+        if self.method == "seasonal_naive":
+            return (
+                f"Seasonal naive beat the Random Forest on {label} ({scores}): "
+                f"next week's {label} forecast is last week's values"
+            )
+        return f"the Random Forest beat seasonal naive on {label} ({scores})"
+
+    def _scores(self) -> str:
+        """The winner's score first, as in "Seasonal naive beat the Random Forest (MASE 0.92 vs 1.10)"."""
+        pairs = [(self.model_mase, self.naive_mase), (self.model_mae, self.naive_mae)]
+        if self.method == "seasonal_naive":
+            pairs = [(naive, model) for model, naive in pairs]
+        (first, second), (first_mae, second_mae) = pairs
+        if first is not None and second is not None:
+            return f"MASE {first:.2f} vs {second:.2f}"
+        return f"MAE {first_mae:,.2f} vs {second_mae:,.2f}; the history repeats exactly weekly, so no MASE"
 
     def as_dict(self) -> dict:
+        scored = self.scored
         return {
+            "method": "rolling origin, one week per origin, train on what came before",
             "weeks": [w.isoformat() for w in self.weeks],
+            "origins": len(self.weeks),
+            "min_weeks": MIN_BACKTEST_WEEKS,
             "days": self.days,
-            "model_mae": round(self.model_mae, 2),
-            "naive_mae": round(self.naive_mae, 2),
-            "model_mape_pct": None if self.model_mape is None else round(self.model_mape, 1),
-            "naive_mape_pct": None if self.naive_mape is None else round(self.naive_mape, 1),
-            "tree_interval_coverage_pct": round(self.coverage * 100),
+            "scored": scored,
+            "model_mase": _r(self.model_mase) if scored else None,
+            "naive_mase": _r(self.naive_mase) if scored else None,
+            "model_mae": round(self.model_mae, 2) if scored else None,
+            "naive_mae": round(self.naive_mae, 2) if scored else None,
+            "interval_coverage_pct": round(self.coverage * 100) if scored else None,
+            "tree_interval_coverage_pct": round(self.tree_coverage * 100) if scored else None,
+            "forest_interval_coverage_pct": round(self.model_coverage * 100) if scored else None,
+            "naive_interval_coverage_pct": round(self.naive_coverage * 100) if scored else None,
+            "backtest_trees": self.trees,
             "verdict": self.verdict,
         }
 
 
 @dataclass(frozen=True)
 class TargetForecast:
+    """Next week's forecast of one target, as published (by `method`)."""
+
     target: str
     days: list[date]
     prediction: np.ndarray
@@ -221,11 +303,29 @@ class TargetForecast:
     importance: list[tuple[str, float]]
     backtest: Backtest | None
     training_rows: int
+    method: str = "random_forest"  # or "seasonal_naive": see Backtest.method
+
+    @property
+    def scored(self) -> bool:
+        return self.backtest is not None and self.backtest.scored
+
+    @property
+    def mase(self) -> float | None:
+        """The published method's backtest MASE."""
+        if not self.scored:
+            return None
+        return self.backtest.naive_mase if self.method == "seasonal_naive" else self.backtest.model_mase
+
+    @property
+    def coverage(self) -> float | None:
+        """How often the published method's 80% interval held in the backtest."""
+        return self.backtest.coverage if self.scored else None
 
     def as_dict(self) -> dict:
         return {
             "target": self.target,
             "label": TARGETS[self.target],
+            "method": self.method,
             "training_rows": self.training_rows,
             "days": [
                 {"day": d.isoformat(), "prediction": _r(p), "lower": _r(lo), "upper": _r(hi)}
@@ -238,79 +338,181 @@ class TargetForecast:
 
 
 def forecast_target(
-    summary: pl.DataFrame, target: str, backtest_weeks: int = 2, seed: int = 7
+    summary: pl.DataFrame, target: str, backtest_weeks: int | None = None, seed: int = 7
 ) -> TargetForecast:
     p = panel(summary, target)
     model = train(p, seed)
     paths = forecast_paths(model, p)
-    weights = _mean_weights(summary, p) if target == "avg_duration_seconds" else None
+    weights = _mean_weights(p)
     totals = total(paths.values, target, weights)
     prediction = totals.mean(axis=0)
     lower, upper = np.percentile(totals, INTERVAL, axis=0)
     replay = backtest(p, target, backtest_weeks, seed)
-    if replay and replay.absolute_errors:
-        error = float(np.percentile(replay.absolute_errors, INTERVAL[1] - INTERVAL[0]))
-        lower, upper = np.minimum(lower, prediction - error), np.maximum(upper, prediction + error)
+    by_booth = {b: paths.values[:, i, :].mean(axis=0) for i, b in enumerate(p.booths)}
+    if replay and replay.method == "seasonal_naive":
+        prediction = series_total(p, target)[-HORIZON:]
+        lower, upper = _error_band(prediction, replay.naive_errors)
+        by_booth = {b: p.values[i, -HORIZON:] for i, b in enumerate(p.booths)}
+    elif replay and replay.model_errors:
+        lower, upper = _widen(prediction, lower, upper, replay.model_errors)
     return TargetForecast(
         target=target,
         days=paths.days,
         prediction=prediction,
         lower=np.maximum(lower, 0),
         upper=upper,
-        by_booth={b: paths.values[:, i, :].mean(axis=0) for i, b in enumerate(p.booths)},
+        by_booth=by_booth,
         importance=_importance(model, p.booths),
         backtest=replay,
         training_rows=len(training_rows(p)[1]),
+        method=replay.method if replay else "random_forest",
     )
 
 
-def backtest(p: Panel, target: str, weeks: int = 2, seed: int = 7) -> Backtest | None:
-    """Replay the last `weeks` weeks: train on everything before each, forecast it, and
-    score the model and the naive seasonal forecast on the same days."""
-    model_errors, naive_errors, model_pct, naive_pct, inside, starts = [], [], [], [], [], []
-    for w in range(weeks, 0, -1):
-        cut = p.length - HORIZON * w
-        if cut - MAX_LAG < MIN_HISTORY_DAYS - MAX_LAG or cut < MAX_LAG * 2:
+def series_total(p: Panel, target: str) -> np.ndarray:
+    """The all-booths series the report forecasts: a sum, or the transaction-weighted mean."""
+    return total(p.values[None], target, p.weights)[0]
+
+
+def naive_errors_in_sample(series: np.ndarray, m: int = HORIZON) -> np.ndarray:
+    """|y_t - y_{t-m}| wherever both days are known."""
+    if series.size <= m:
+        return np.empty(0)
+    diffs = np.abs(series[m:] - series[:-m])
+    return diffs[~np.isnan(diffs)]
+
+
+def mase_scale(series: np.ndarray, m: int = HORIZON) -> float | None:
+    """MASE's denominator: the in-sample mean absolute error of the seasonal naive
+    forecast (lag m) on the training series; None when it cannot be computed or is zero."""
+    errors = naive_errors_in_sample(series, m)
+    if errors.size == 0 or errors.mean() <= 0:
+        return None
+    return float(errors.mean())
+
+
+def origins(length: int, weeks: int | None = None) -> list[int]:
+    """The backtest's cut points (index of each replayed week's first day), oldest first:
+    every whole week after the first MIN_HISTORY_DAYS, ending with the last day; at most
+    `weeks` of the most recent ones."""
+    available = max(0, (length - MIN_HISTORY_DAYS) // HORIZON)
+    n = available if weeks is None else min(weeks, available)
+    return [length - HORIZON * w for w in range(n, 0, -1)]
+
+
+def replay_origin(
+    p: Panel, target: str, cut: int, seed: int = 7, trees: int = BACKTEST_TREES
+) -> Origin | None:
+    """Train on days before `cut`, forecast the seven days from it, and line up both
+    methods with what happened."""
+    history = p.until(cut)
+    if len(training_rows(history)[1]) < 10:
+        return None
+    paths = forecast_paths(train(history, seed, trees), history)
+    predicted = total(paths.values, target, _mean_weights(history))
+    lower, upper = np.percentile(predicted, INTERVAL, axis=0)
+    series = series_total(p, target)
+    training = series[:cut]
+    return Origin(
+        start=p.days[cut],
+        actual=series[cut : cut + HORIZON],
+        model=predicted.mean(axis=0),
+        tree_lower=lower,
+        tree_upper=upper,
+        naive=series[cut - HORIZON : cut],
+        scale=mase_scale(training),
+        in_sample_naive_errors=tuple(float(e) for e in naive_errors_in_sample(training)),
+    )
+
+
+def backtest(
+    p: Panel, target: str, weeks: int | None = None, seed: int = 7, trees: int = BACKTEST_TREES
+) -> Backtest | None:
+    """Replay every week the history allows (or the last `weeks`) and score both methods."""
+    replayed = [o for cut in origins(p.length, weeks) if (o := replay_origin(p, target, cut, seed, trees))]
+    return score(target, replayed, trees)
+
+
+def score(target: str, replayed: list[Origin], trees: int = BACKTEST_TREES) -> Backtest | None:
+    """MAE, MASE and interval coverage over the replayed weeks, oldest first. Each
+    week's intervals use only the errors of the weeks before it: the forest's is the wider
+    of its trees' spread and ± their 80th-percentile error, the naive's is ± its own (for
+    the first week, the naive's in-sample errors on the training history)."""
+    model_errors: list[float] = []
+    naive_errors: list[float] = []
+    model_scaled: list[float] = []
+    naive_scaled: list[float] = []
+    inside = {"trees": [], "forest": [], "naive": []}
+    weeks = []
+    for o in replayed:
+        known = ~np.isnan(o.actual)
+        if not known.any():
             continue
-        history = p.until(cut)
-        if len(training_rows(history)[1]) < 10:
-            continue
-        paths = forecast_paths(train(history, seed), history)
-        actual_weights = None if p.weights is None else p.weights[:, cut : cut + HORIZON]
-        predicted = total(paths.values, target, actual_weights)
-        mean, lower, upper = predicted.mean(axis=0), *np.percentile(predicted, INTERVAL, axis=0)
-        actual = total(p.values[None, :, cut : cut + HORIZON], target, actual_weights)[0]
-        last_week_weights = None if p.weights is None else p.weights[:, cut - HORIZON : cut]
-        naive = total(p.values[None, :, cut - HORIZON : cut], target, last_week_weights)[0]
-        known = ~np.isnan(actual)
-        model_errors += list(np.abs(mean - actual)[known])
-        naive_errors += list(np.abs(naive - actual)[known])
-        inside += list(((actual >= lower) & (actual <= upper))[known])
-        positive = known & (actual > 0)
-        model_pct += list((np.abs(mean - actual) / actual)[positive])
-        naive_pct += list((np.abs(naive - actual) / actual)[positive])
-        starts.append(p.days[cut])
+        forest_lower, forest_upper = (
+            _widen(o.model, o.tree_lower, o.tree_upper, model_errors)
+            if model_errors
+            else (o.tree_lower, o.tree_upper)
+        )
+        naive_lower, naive_upper = _error_band(o.naive, naive_errors or o.in_sample_naive_errors)
+        for name, lo, hi in (
+            ("trees", o.tree_lower, o.tree_upper),
+            ("forest", np.maximum(forest_lower, 0), forest_upper),
+            ("naive", np.maximum(naive_lower, 0), naive_upper),
+        ):
+            inside[name] += list(((o.actual >= lo) & (o.actual <= hi))[known])
+        model_abs = np.abs(o.model - o.actual)[known]
+        naive_abs = np.abs(o.naive - o.actual)[known]
+        model_errors += [float(e) for e in model_abs]
+        naive_errors += [float(e) for e in naive_abs if not np.isnan(e)]
+        if o.scale is not None:
+            model_scaled += list(model_abs / o.scale)
+            naive_scaled += list(naive_abs[~np.isnan(naive_abs)] / o.scale)
+        weeks.append(o.start)
     if not model_errors:
         return None
+    # a MASE only when every replayed week had a scale: a partial one would compare other days
+    complete = len(model_scaled) == len(model_errors)
     return Backtest(
-        weeks=starts,
+        target=target,
+        weeks=weeks,
         days=len(model_errors),
         model_mae=float(np.mean(model_errors)),
-        naive_mae=float(np.nanmean(naive_errors)),
-        model_mape=float(np.mean(model_pct) * 100) if model_pct else None,
-        naive_mape=float(np.nanmean(naive_pct) * 100) if naive_pct else None,
-        coverage=float(np.mean(inside)),
-        absolute_errors=tuple(float(e) for e in model_errors),
+        naive_mae=float(np.mean(naive_errors)) if naive_errors else float("nan"),
+        model_mase=float(np.mean(model_scaled)) if complete else None,
+        naive_mase=float(np.mean(naive_scaled)) if complete and naive_scaled else None,
+        tree_coverage=float(np.mean(inside["trees"])),
+        model_coverage=float(np.mean(inside["forest"])),
+        naive_coverage=float(np.mean(inside["naive"])),
+        trees=trees,
+        model_errors=tuple(model_errors),
+        naive_errors=tuple(naive_errors),
     )
+
+
+def _widen(
+    prediction: np.ndarray, lower: np.ndarray, upper: np.ndarray, errors
+) -> tuple[np.ndarray, np.ndarray]:
+    """The wider of the trees' interval and ± the errors' 80th percentile: the trees alone
+    are overconfident on a few weeks of data."""
+    error = float(np.percentile(errors, INTERVAL[1] - INTERVAL[0]))
+    return np.minimum(lower, prediction - error), np.maximum(upper, prediction + error)
+
+
+def _error_band(prediction: np.ndarray, errors) -> tuple[np.ndarray, np.ndarray]:
+    error = float(np.percentile(errors, INTERVAL[1] - INTERVAL[0])) if len(errors) else 0.0
+    return prediction - error, prediction + error
 
 
 def history_days(summary: pl.DataFrame) -> int:
     return summary["day"].n_unique() if summary.height else 0
 
 
-def _mean_weights(summary: pl.DataFrame, p: Panel) -> np.ndarray:
-    """Next week's transaction weights per booth: its mean over the last four weeks."""
-    recent = p.weights[:, -28:] if p.weights is not None else np.ones((len(p.booths), 1))
+def _mean_weights(p: Panel) -> np.ndarray | None:
+    """Next week's transaction weights per booth (its mean over the last four weeks), for
+    a ratio target; None for the others."""
+    if p.weights is None:
+        return None
+    recent = p.weights[:, -28:]
     with np.errstate(all="ignore"):
         mean = _nanmean(recent)
     return np.repeat(np.nan_to_num(mean)[:, None], HORIZON, axis=1)

@@ -1,5 +1,6 @@
 """The Bahela daily summary as people receive it: an HTML mail readable in ten seconds,
-its JSON attachment, a Prefect markdown artifact and a Slack line."""
+its JSON attachment, a Prefect markdown artifact and a Slack line. Each leads with the
+day's unusual figures (tasks/bahela/anomalies.py), or says there were none."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from blocks.mail import Attachment, Email
 from pipelines import formatting as fmt
 from pipelines import htmlmail as h
 from pipelines.settings import JAKARTA
+from tasks.bahela.anomalies import by_cause
 from tasks.bahela.summary import DETAIL, HEADLINE, TRAILING_DAYS, Comparison, Metric
 from tasks.bahela.transform import DayTables
 
@@ -37,8 +39,20 @@ class DailyReport:
     html: str
 
 
-def build_daily_report(tables: DayTables, comparisons: dict[str, dict[str, Comparison]]) -> DailyReport:
+def build_daily_report(
+    tables: DayTables,
+    comparisons: dict[str, dict[str, Comparison]],
+    anomalies: pl.DataFrame | None = None,
+) -> DailyReport:
+    """`anomalies`: the day's, in ANOMALY_SCHEMA (None: detection did not run, and the
+    report says nothing about it)."""
+    unusual = None if anomalies is None else by_cause(anomalies)
     payload = _payload(tables, comparisons)
+    if anomalies is not None:
+        payload["anomalies"] = [
+            {k: (v.isoformat() if k == "day" else v) for k, v in row.items()}
+            for row in anomalies.iter_rows(named=True)
+        ]
     day_label = tables.day.strftime("%A %-d %B %Y")
     subject = f"Bahela daily summary {tables.day.isoformat()}: " + (
         f"{fmt.rupiah(comparisons[ALL]['revenue_idr'].value)} from "
@@ -46,7 +60,7 @@ def build_daily_report(tables: DayTables, comparisons: dict[str, dict[str, Compa
         if tables.has_sessions
         else "no sessions"
     )
-    html = _html(tables, comparisons, day_label)
+    html = _html(tables, comparisons, day_label, unusual)
     attachment = Attachment(
         filename=f"bahela-summary-{tables.day.isoformat()}.json",
         content=json.dumps(payload, indent=2, ensure_ascii=False).encode(),
@@ -56,10 +70,13 @@ def build_daily_report(tables: DayTables, comparisons: dict[str, dict[str, Compa
         subject=subject,
         payload=payload,
         email=Email(
-            subject=subject, html=html, text=_text(tables, comparisons, day_label), attachments=(attachment,)
+            subject=subject,
+            html=html,
+            text=_text(tables, comparisons, day_label, unusual),
+            attachments=(attachment,),
         ),
-        markdown=_markdown(tables, comparisons, day_label),
-        slack=_slack(tables, comparisons, day_label),
+        markdown=_markdown(tables, comparisons, day_label, unusual),
+        slack=_slack(tables, comparisons, day_label, unusual),
         html=html,
     )
 
@@ -112,9 +129,48 @@ def _display(metric: Metric, value: float | None) -> str:
     }[metric.kind](value)
 
 
-def _html(tables: DayTables, comparisons, day_label: str) -> str:
+NOTHING_UNUSUAL = "Nothing unusual: every figure within its usual range for the day."
+
+
+def _unusual_html(unusual: list[dict] | None) -> str:
+    """The mail's first block: what was unusual, most severe first, in a few lines."""
+    if unusual is None:
+        return ""
+    if not unusual:
+        return h.paragraph(NOTHING_UNUSUAL, muted=True)
+    rows = [
+        [
+            ("⚠ " if u["severity"] == "severe" else "") + u["headline"],
+            u["detail"],
+        ]
+        for u in unusual
+    ]
+    return (
+        "<div style='border-left:4px solid #dc2626;padding:4px 12px;margin:16px 0'>"
+        + h.section("Unusual today")
+        + h.table(["Where and what", "Details"], rows)
+        + "</div>"
+    )
+
+
+def _unusual_lines(unusual: list[dict] | None) -> list[str]:
+    if unusual is None:
+        return []
+    if not unusual:
+        return [NOTHING_UNUSUAL, ""]
+    return [
+        "Unusual today:",
+        *(
+            f"  {'[severe] ' if u['severity'] == 'severe' else ''}{u['headline']} — {u['detail']}"
+            for u in unusual
+        ),
+        "",
+    ]
+
+
+def _html(tables: DayTables, comparisons, day_label: str, unusual: list[dict] | None = None) -> str:
     total = comparisons[ALL]
-    parts = [h.heading("Bahela daily summary", f"{day_label} · {JAKARTA.key}")]
+    parts = [h.heading("Bahela daily summary", f"{day_label} · {JAKARTA.key}"), _unusual_html(unusual)]
     if not tables.has_sessions:
         parts.append(
             h.paragraph(
@@ -211,9 +267,9 @@ def _issue_counts(sessions: pl.DataFrame) -> Counter:
     return counts
 
 
-def _text(tables: DayTables, comparisons, day_label: str) -> str:
+def _text(tables: DayTables, comparisons, day_label: str, unusual: list[dict] | None = None) -> str:
     total = comparisons[ALL]
-    lines = [f"Bahela daily summary — {day_label} ({JAKARTA.key})", ""]
+    lines = [f"Bahela daily summary — {day_label} ({JAKARTA.key})", "", *_unusual_lines(unusual)]
     if not tables.has_sessions:
         lines += [f"No sessions on {day_label}.", ""]
     for m in (*HEADLINE, *DETAIL):
@@ -233,9 +289,21 @@ def _text(tables: DayTables, comparisons, day_label: str) -> str:
     return "\n".join(lines)
 
 
-def _markdown(tables: DayTables, comparisons, day_label: str) -> str:
+def _markdown(tables: DayTables, comparisons, day_label: str, unusual: list[dict] | None = None) -> str:
     total = comparisons[ALL]
     out = [f"# Bahela daily summary — {day_label}", ""]
+    if unusual:
+        out += [
+            "## Unusual today",
+            "",
+            h.markdown_table(
+                ["Where and what", "Severity", "Details"],
+                [[u["headline"], u["severity"], u["detail"]] for u in unusual],
+            ),
+            "",
+        ]
+    elif unusual is not None:
+        out += [NOTHING_UNUSUAL, ""]
     if not tables.has_sessions:
         out += ["**No sessions on this day.**", ""]
     out.append(
@@ -295,7 +363,19 @@ def _markdown(tables: DayTables, comparisons, day_label: str) -> str:
     return "\n".join(out)
 
 
-def _slack(tables: DayTables, comparisons, day_label: str) -> str:
+def _slack(tables: DayTables, comparisons, day_label: str, unusual: list[dict] | None = None) -> str:
+    return _slack_unusual(unusual) + _slack_day(tables, comparisons, day_label)
+
+
+def _slack_unusual(unusual: list[dict] | None) -> str:
+    """The line's lead: the unusual, severe first, before the day's figures."""
+    if not unusual:
+        return ""
+    icon = ":rotating_light:" if any(u["severity"] == "severe" for u in unusual) else ":warning:"
+    return f"{icon} *Unusual:* " + "; ".join(fmt.slack_escape(u["headline"]) for u in unusual) + "\n"
+
+
+def _slack_day(tables: DayTables, comparisons, day_label: str) -> str:
     total = comparisons[ALL]
     day = fmt.slack_escape(day_label)
     if not tables.has_sessions:

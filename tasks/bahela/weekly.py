@@ -24,16 +24,25 @@ FORECASTS_SCHEMA = {
     "upper": pl.Float64(),
     "backtest_model_mae": pl.Float64(),
     "backtest_naive_mae": pl.Float64(),
+    # which method the published prediction comes from, and the backtest's scores (null
+    # with fewer than four replayed weeks)
+    "method": pl.String(),
+    "backtest_weeks": pl.Int64(),
+    "backtest_model_mase": pl.Float64(),
+    "backtest_naive_mase": pl.Float64(),
+    "backtest_interval_coverage": pl.Float64(),
 }
 
 
 @task(name="analyse-history", cache_policy=NO_CACHE, task_run_name="analyse history to {week_ending}")
-def analyse(summary: pl.DataFrame | None, week_ending: date, backtest_weeks: int = 2) -> WeeklyInputs:
+def analyse(
+    summary: pl.DataFrame | None, week_ending: date, backtest_weeks: int | None = None
+) -> WeeklyInputs:
     return weekly_inputs(summary, week_ending, backtest_weeks, get_run_logger())
 
 
 def weekly_inputs(
-    summary: pl.DataFrame | None, week_ending: date, backtest_weeks: int = 2, logger=None
+    summary: pl.DataFrame | None, week_ending: date, backtest_weeks: int | None = None, logger=None
 ) -> WeeklyInputs:
     """Metrics, trends, forecasts (with enough history) and the chart for the report."""
     logger = logger or logging.getLogger("pipelines.bahela.weekly")
@@ -48,9 +57,10 @@ def weekly_inputs(
             forecasts[target] = forecast_target(filled, target, backtest_weeks)
             b = forecasts[target].backtest
             logger.info(
-                "%s: %d training rows; %s",
+                "%s: %d training rows, published by %s; %s",
                 target,
                 forecasts[target].training_rows,
+                forecasts[target].method,
                 b.verdict if b else "no backtest (history too short)",
             )
     else:
@@ -80,6 +90,7 @@ def build_report(inputs: WeeklyInputs) -> WeeklyReport:
 def forecasts_frame(inputs: WeeklyInputs) -> pl.DataFrame:
     rows = []
     for target, f in (inputs.forecasts or {}).items():
+        b = f.backtest if f.scored else None
         for day, p, lo, hi in zip(f.days, f.prediction, f.lower, f.upper, strict=True):
             rows.append(
                 {
@@ -89,8 +100,13 @@ def forecasts_frame(inputs: WeeklyInputs) -> pl.DataFrame:
                     "prediction": float(p),
                     "lower": float(lo),
                     "upper": float(hi),
-                    "backtest_model_mae": f.backtest.model_mae if f.backtest else None,
-                    "backtest_naive_mae": f.backtest.naive_mae if f.backtest else None,
+                    "backtest_model_mae": b.model_mae if b else None,
+                    "backtest_naive_mae": b.naive_mae if b else None,
+                    "method": f.method,
+                    "backtest_weeks": len(f.backtest.weeks) if f.backtest else 0,
+                    "backtest_model_mase": b.model_mase if b else None,
+                    "backtest_naive_mase": b.naive_mase if b else None,
+                    "backtest_interval_coverage": b.coverage if b else None,
                 }
             )
     return pl.DataFrame(rows, schema=FORECASTS_SCHEMA)

@@ -1,5 +1,6 @@
 """The Bahela weekly report: last week's performance, the trends, next week's forecast
-with intervals, how good the forecast has been, and what drives it.
+with intervals, how good the forecast has been (backtest MASE against seasonal naive, the
+80% interval's coverage, and which method each target's forecast uses), and what drives it.
 
 Delivered as an HTML mail with the chart inline and the predictions as a JSON
 attachment, a Slack line, a Prefect artifact, and an HTML copy that opens in a browser
@@ -20,11 +21,22 @@ from blocks.mail import Attachment, Email
 from pipelines import formatting as fmt
 from pipelines import htmlmail as h
 from pipelines.settings import JAKARTA
-from tasks.bahela.forecast import HORIZON, MIN_HISTORY_DAYS, TARGETS, TargetForecast
+from tasks.bahela.forecast import HORIZON, MIN_BACKTEST_WEEKS, MIN_HISTORY_DAYS, TARGETS, TargetForecast
 from tasks.bahela.metrics import METRICS, Trend
 
 CHART_CID = "forecast-chart"
 ARROWS = {"up": "↗ up", "down": "↘ down", "flat": "→ flat", "unknown": "?"}
+METHODS = {"random_forest": "Random Forest", "seasonal_naive": "Seasonal naive"}
+SCORE_HEADERS = [
+    "Target",
+    "Backtest",
+    "Forest MASE",
+    "Naive MASE",
+    "Forest MAE",
+    "Naive MAE",
+    "80% interval held",
+    "Published",
+]
 
 
 @dataclass(frozen=True)
@@ -238,30 +250,20 @@ def _body(inputs: WeeklyInputs) -> str:
             "style='width:100%;max-width:616px;border:1px solid #e5e7eb;border-radius:6px;margin:8px 0'>"
         )
         rows = _forecast_table_rows(inputs.forecasts, html=True)
-        parts.append(
-            h.table(["Day", *[TARGETS[t] for t in inputs.forecasts]], rows, raw_html_columns={1, 2, 3, 4})
-        )
+        parts.append(h.table(_forecast_headers(inputs.forecasts), rows, raw_html_columns={1, 2, 3, 4}))
         parts.append(
             h.paragraph(
-                "Each cell: the forecast, then its 80% interval. Intervals are the wider of the forest's tree "
-                "spread and the backtest's errors.",
+                "Each cell: the forecast, then its 80% interval. A Random Forest's interval is the wider of "
+                "its trees' spread and its backtest errors; a seasonal naive forecast (last week's values) "
+                "is ± its own backtest errors.",
                 muted=True,
             )
         )
         parts.append(h.section("How good is the forecast?"))
-        parts.append(
-            h.table(
-                ["Target", "Backtest", "Model MAE", "Naive MAE", "Model MAPE", "Naive MAPE", "Verdict"],
-                _backtest_rows(inputs.forecasts),
-            )
-        )
-        parts.append(
-            h.paragraph(
-                "Backtest: the last weeks of history replayed — train on what came before each week, forecast it, "
-                "compare with what happened. Naive: the same weekday of the week before.",
-                muted=True,
-            )
-        )
+        for verdict in _verdicts(inputs.forecasts):
+            parts.append(h.paragraph(verdict))
+        parts.append(h.table(SCORE_HEADERS, _backtest_rows(inputs.forecasts)))
+        parts.append(h.paragraph(_SCORES_EXPLAINED, muted=True))
         parts.append(h.section("What drives the forecast"))
         parts.append(
             h.table(
@@ -305,23 +307,68 @@ def _short_display(target: str):
     return fmt.count
 
 
+_SCORES_EXPLAINED = (
+    "Backtest: every week the history allows is replayed — train on what came before the week, forecast "
+    "its seven days, compare with what happened. MASE: the mean absolute error divided by the in-sample "
+    "error of seasonal naive (the same weekday of the week before) on the training history; below 1 beats "
+    "it. The naive's MASE is on the same backtest days, so the two compare directly, and the lower one's "
+    "method is published. Coverage: the share of backtest days inside the published method's 80% interval, "
+    "built only from earlier weeks' errors."
+)
+
+
+def _short_history_backtest(f: TargetForecast) -> str:
+    weeks = len(f.backtest.weeks) if f.backtest else 0
+    return (
+        f"not enough history for a {MIN_BACKTEST_WEEKS}-week backtest ({weeks} of {MIN_BACKTEST_WEEKS} weeks)"
+    )
+
+
+def _verdicts(forecasts: dict[str, TargetForecast]) -> list[str]:
+    """One plain sentence per target that switched to seasonal naive, and one for all the
+    targets whose history is too short to score."""
+    out = [f.backtest.verdict for f in forecasts.values() if f.scored and f.method == "seasonal_naive"]
+    short = [TARGETS[t] for t, f in forecasts.items() if not f.scored]
+    if short:
+        f = next(f for f in forecasts.values() if not f.scored)
+        out.append(f"{', '.join(short)}: {_short_history_backtest(f)}, so no score yet.")
+    return out
+
+
+def _forecast_headers(forecasts: dict[str, TargetForecast]) -> list[str]:
+    return [
+        "Day",
+        *[
+            TARGETS[t] + (" (seasonal naive)" if f.method == "seasonal_naive" else "")
+            for t, f in forecasts.items()
+        ],
+    ]
+
+
+def _mase(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
 def _backtest_rows(forecasts: dict[str, TargetForecast]) -> list[list[str]]:
     rows = []
     for target, f in forecasts.items():
         b = f.backtest
         metric = target if target in METRICS else "transactions"
-        if b is None:
-            rows.append([TARGETS[target], "not enough history", "–", "–", "–", "–", "no backtest yet"])
+        if not f.scored:
+            rows.append(
+                [TARGETS[target], _short_history_backtest(f), "–", "–", "–", "–", "–", METHODS[f.method]]
+            )
             continue
         rows.append(
             [
                 TARGETS[target],
                 f"{len(b.weeks)} wk / {b.days} days",
+                _mase(b.model_mase),
+                _mase(b.naive_mase),
                 _display(metric, b.model_mae),
                 _display(metric, b.naive_mae),
-                "–" if b.model_mape is None else f"{b.model_mape:.1f}%",
-                "–" if b.naive_mape is None else f"{b.naive_mape:.1f}%",
-                b.verdict,
+                f"{b.coverage:.0%}",
+                METHODS[f.method],
             ]
         )
     return rows
@@ -337,6 +384,7 @@ def _predictions_rows(inputs: WeeklyInputs) -> list[dict]:
             "prediction": round(float(p), 2),
             "lower": round(float(lo), 2),
             "upper": round(float(hi), 2),
+            "method": f.method,
         }
         for t, f in inputs.forecasts.items()
         for d, p, lo, hi in zip(f.days, f.prediction, f.lower, f.upper, strict=True)
@@ -357,9 +405,13 @@ def _text(inputs: WeeklyInputs) -> str:
         lines.append("Next week (forecast, 80% interval):")
         for row in _forecast_table_rows(inputs.forecasts):
             lines.append("  " + " | ".join(row))
-        for target, f in inputs.forecasts.items():
-            if f.backtest:
-                lines.append(f"{TARGETS[target]}: {f.backtest.verdict}")
+        lines.append("")
+        lines.append("Backtest (MASE against seasonal naive; below 1 beats it):")
+        for row in _backtest_rows(inputs.forecasts):
+            lines.append(
+                "  " + " | ".join(f"{name}: {cell}" for name, cell in zip(SCORE_HEADERS, row, strict=True))
+            )
+        lines += _verdicts(inputs.forecasts)
     lines += ["", "The predictions are attached as JSON."]
     return "\n".join(lines)
 
@@ -386,17 +438,13 @@ def _markdown(inputs: WeeklyInputs) -> str:
         out.append(_short_history_note(inputs))
     else:
         out.append(
-            h.markdown_table(
-                ["Day", *[TARGETS[t] for t in inputs.forecasts]], _forecast_table_rows(inputs.forecasts)
-            )
+            h.markdown_table(_forecast_headers(inputs.forecasts), _forecast_table_rows(inputs.forecasts))
         )
-        out += ["", "## Backtest", ""]
-        out.append(
-            h.markdown_table(
-                ["Target", "Backtest", "Model MAE", "Naive MAE", "Model MAPE", "Naive MAPE", "Verdict"],
-                _backtest_rows(inputs.forecasts),
-            )
-        )
+        out += ["", "## How good is the forecast?", ""]
+        for verdict in _verdicts(inputs.forecasts):
+            out += [verdict, ""]
+        out.append(h.markdown_table(SCORE_HEADERS, _backtest_rows(inputs.forecasts)))
+        out += ["", _SCORES_EXPLAINED]
     return "\n".join(out)
 
 
@@ -410,7 +458,23 @@ def _slack(inputs: WeeklyInputs) -> str:
     if inputs.forecasts is None:
         return text + f" No forecast: only {inputs.history_days} days of history."
     f = inputs.forecasts["revenue_idr"]
-    text += f" Next week's revenue forecast: {fmt.rupiah(float(f.prediction.sum()))}"
-    if f.backtest:
-        text += f" ({f.backtest.verdict})"
+    text += f" Next week's revenue forecast: {fmt.rupiah(float(f.prediction.sum()))} ({_slack_scores(inputs.forecasts)})"
     return text + "."
+
+
+def _slack_scores(forecasts: dict[str, TargetForecast]) -> str:
+    """One short clause: revenue's method and MASE against naive, and which targets went naive."""
+    f = forecasts["revenue_idr"]
+    if not f.scored:
+        return f"not enough history for a {MIN_BACKTEST_WEEKS}-week backtest: no score yet"
+    b = f.backtest
+    if f.method == "seasonal_naive":
+        clause = f"seasonal naive, which beat the forest: backtest MASE {_mase(b.naive_mase)} vs {_mase(b.model_mase)}"
+    else:
+        clause = (
+            f"Random Forest, backtest MASE {_mase(b.model_mase)} vs seasonal naive's {_mase(b.naive_mase)}"
+        )
+    naive = [TARGETS[t] for t, g in forecasts.items() if g.method == "seasonal_naive" and t != "revenue_idr"]
+    if naive:
+        clause += f"; seasonal naive for {', '.join(naive)}"
+    return clause

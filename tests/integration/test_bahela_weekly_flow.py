@@ -1,6 +1,7 @@
 """The whole bahela-weekly flow on the embedded default: history from the warehouse,
-days the warehouse lacks loaded first, forecasts landed and loaded, the report mailed
-with its chart and JSON, a browser copy in reports/; a re-run changes nothing."""
+days the warehouse lacks loaded first, forecasts landed and loaded with their method and
+backtest scores, the report mailed with its chart, MASE table and JSON, a browser copy in
+reports/; a re-run changes nothing."""
 
 from __future__ import annotations
 
@@ -28,10 +29,10 @@ WEEK_ENDING = date(2026, 11, 15)  # a Sunday
 
 @pytest.fixture
 async def home(tmp_path, monkeypatch):
-    """Five weeks of daily summaries in the warehouse, but for the week's last two days,
-    which only the sources have."""
+    """Six weeks of daily summaries in the warehouse (four to replay in the backtest), but
+    for the week's last two days, which only the sources have."""
     monkeypatch.setenv("PIPELINES_HOME", str(tmp_path))
-    history = synthetic(weeks=5, noise=0.1)
+    history = synthetic(weeks=6, noise=0.1)
     history = history.with_columns(history["day"] + (WEEK_ENDING - history["day"].max()))
     lake = Lake(LocalFileSystem(basepath=str(tmp_path / "lake")))
     warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
@@ -63,7 +64,7 @@ def forecast_rows(home) -> list[tuple]:
 async def test_weekly_report_with_forecast_chart_and_json(prefect_api, home):
     result = await bahela_weekly(week_ending=WEEK_ENDING, blocks=blocks())
 
-    assert result["status"] == "ok" and result["history_days"] == 35
+    assert result["status"] == "ok" and result["history_days"] == 42
     message = email.message_from_bytes(
         (home / "outbox" / f"bahela-weekly-{WEEK_ENDING}.eml").read_bytes(), policy=policy.default
     )
@@ -74,6 +75,34 @@ async def test_weekly_report_with_forecast_chart_and_json(prefect_api, home):
     assert "data:image/png;base64," in (home / "reports" / f"bahela-weekly-{WEEK_ENDING}.html").read_text()
     next_monday, next_sunday = WEEK_ENDING + timedelta(days=1), WEEK_ENDING + timedelta(days=7)
     assert forecast_rows(home) == [(t, 7, next_monday, next_sunday) for t in sorted(payload["forecast"])]
+
+
+async def test_the_backtest_scores_reach_the_mail_the_json_and_the_warehouse(prefect_api, home):
+    result = await bahela_weekly(week_ending=WEEK_ENDING, blocks=blocks())
+
+    message = email.message_from_bytes(
+        (home / "outbox" / f"bahela-weekly-{WEEK_ENDING}.eml").read_bytes(), policy=policy.default
+    )
+    payload = json.loads(
+        next(p for p in message.walk() if p.get_content_type() == "application/json").get_content()
+    )
+    revenue = payload["forecast"]["revenue_idr"]
+    assert revenue["backtest"]["origins"] == 4 and revenue["backtest"]["model_mase"] is not None
+    html = message.get_body(("html",)).get_content()
+    assert "Forest MASE" in html and f"{revenue['backtest']['model_mase']:.2f}" in html
+    assert result["methods"] == {t: f["method"] for t, f in payload["forecast"].items()}
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        stored = con.execute(
+            "select distinct method, backtest_weeks, backtest_model_mase, backtest_naive_mase, "
+            "backtest_interval_coverage from raw_bahela.forecasts where week_ending = ? and target = 'revenue_idr'",
+            [WEEK_ENDING],
+        ).fetchall()
+    scores = revenue["backtest"]
+    assert len(stored) == 1
+    method, weeks, model_mase, naive_mase, coverage = stored[0]
+    assert (method, weeks) == (revenue["method"], 4)
+    assert round(model_mase, 2) == scores["model_mase"] and round(naive_mase, 2) == scores["naive_mase"]
+    assert round(coverage * 100) == scores["interval_coverage_pct"]
 
 
 async def test_days_the_warehouse_lacks_are_loaded_before_the_report(prefect_api, home):

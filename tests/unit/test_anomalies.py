@@ -94,3 +94,16 @@ def test_conform_and_describe():
     assert describe(row, "Revenue", "booth b1") == (
         "Revenue at booth b1 was 13 against 100 expected from the same weekday in recent weeks: 87% below."
     )
+
+
+def test_an_absolute_floor_keeps_a_zero_median_from_flagging_a_handful():
+    # given: a rare count, zero on most weeks, so its median and MAD are zero
+    h = history({1: 0.0, 2: 0.0, 3: 1.0, 4: 0.0, 5: 0.0, 6: 2.0}, metric="orphans")
+    actual = pl.DataFrame({"site": ["b1"], "orphans": [3.0]})
+
+    bare = weekday_baseline(h, DAY, ["site"], ["orphans"], counts=["orphans"])
+    floored = weekday_baseline(h, DAY, ["site"], ["orphans"], counts=["orphans"], floors={"orphans": 2.0})
+
+    assert flagged(score_against_baseline(actual, bare, ["site"])).height == 1
+    assert floored["spread"].to_list() == [2.0]
+    assert flagged(score_against_baseline(actual, floored, ["site"])).height == 0

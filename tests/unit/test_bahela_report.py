@@ -270,3 +270,65 @@ async def test_the_outbox_writes_the_message_as_an_eml_file(tmp_path, empty_day)
     assert written == str(tmp_path / "outbox" / "bahela-daily-2026-11-21.eml")
     message = email.message_from_bytes((tmp_path / "outbox" / "bahela-daily-2026-11-21.eml").read_bytes())
     assert message["Subject"] == empty_day.subject
+
+
+def _anomalies(day: date) -> pl.DataFrame:
+    from tasks.anomalies import conform
+
+    return conform(
+        pl.DataFrame(
+            {
+                "business": ["bahela", "bahela", "bahela"],
+                "day": [day] * 3,
+                "entity": ["kemang", "kemang", "all"],
+                "metric": ["quiet_hours", "revenue_idr", "revenue_idr"],
+                "actual": [9.8, 400_000.0, 9_000_000.0],
+                "expected": [1.1, 2_400_000.0, 12_000_000.0],
+                "score": [17.0, -8.5, -4.2],
+                "basis": ["baseline"] * 3,
+                "severity": ["severe", "severe", "warning"],
+                "cause": [
+                    "booth offline since 14:10",
+                    "booth offline since 14:10",
+                    "kemang: booth offline since 14:10",
+                ],
+                "detail": [
+                    "Probably offline since 14:10.",
+                    "Revenue at booth kemang was low.",
+                    "All booths low.",
+                ],
+            }
+        )
+    )
+
+
+def test_the_mail_and_slack_line_lead_with_the_unusual(generated):
+    tables, previous, _ = generated
+    comparisons = compare(tables.summary, previous, tables.day, METRICS)
+
+    report = build_daily_report(tables, comparisons, _anomalies(tables.day))
+
+    # the first block after the heading, before the cards
+    assert report.html.index("Unusual today") < report.html.index("By booth")
+    assert report.html.index("kemang: booth offline since 14:10") < report.html.index("Revenue")
+    assert report.email.text.splitlines()[2] == "Unusual today:"
+    assert "[severe] kemang: booth offline since 14:10" in report.email.text.splitlines()[3]
+    assert report.slack.startswith(":rotating_light: *Unusual:* kemang: booth offline since 14:10\n*Bahela")
+    assert report.markdown.index("## Unusual today") < report.markdown.index("## By booth")
+    # the total's borrowed cause is not listed twice, but the JSON keeps every row
+    assert report.slack.count("offline") == 1
+    assert [a["metric"] for a in report.payload["anomalies"]] == ["quiet_hours", "revenue_idr", "revenue_idr"]
+    assert report.payload["anomalies"][0]["day"] == tables.day.isoformat()
+
+
+def test_a_day_with_nothing_unusual_says_so_and_keeps_the_slack_line(generated):
+    tables, previous, plain = generated
+    comparisons = compare(tables.summary, previous, tables.day, METRICS)
+
+    report = build_daily_report(tables, comparisons, _anomalies(tables.day).clear())
+
+    assert "Nothing unusual" in report.html and "Unusual today" not in report.html
+    assert report.email.text.splitlines()[2].startswith("Nothing unusual")
+    assert report.slack == plain.slack
+    assert report.payload["anomalies"] == []
+    assert "anomalies" not in plain.payload  # detection not run: the report says nothing of it

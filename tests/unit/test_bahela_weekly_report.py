@@ -1,5 +1,7 @@
 """The weekly report as rendered: the chart is a real PNG, the mail carries it inline
-and the predictions as JSON (seven days per target); short history says so."""
+and the predictions as JSON (seven days per target); the backtest's MASE, coverage and
+published method appear in every output; seasonal naive winning is said plainly; short
+history says so."""
 
 from __future__ import annotations
 
@@ -19,12 +21,27 @@ from tasks.bahela.weekly import weekly_inputs
 from tasks.bahela.weekly_report import CHART_CID, build_weekly_report
 from tests.unit.test_bahela_forecast import MONDAY, synthetic
 
+TARGETS = {"revenue_idr", "transactions", "avg_duration_seconds", "images"}
+
 WEEK_ENDING = MONDAY + timedelta(days=6 * 7 - 1)
 
 
 @pytest.fixture(scope="module")
 def report():
     return build_weekly_report(weekly_inputs(synthetic(weeks=6, noise=0.08), WEEK_ENDING))
+
+
+@pytest.fixture(scope="module")
+def naive_report():
+    """Eight weeks repeating almost exactly: last week's values beat the forest."""
+    week_ending = MONDAY + timedelta(days=8 * 7 - 1)
+    return build_weekly_report(weekly_inputs(synthetic(weeks=8, noise=0.01, seed=3), week_ending))
+
+
+@pytest.fixture(scope="module")
+def three_week_report():
+    """Five weeks: a forecast, but only three weeks to replay."""
+    return build_weekly_report(weekly_inputs(synthetic(weeks=5, noise=0.08), MONDAY + timedelta(days=34)))
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +105,63 @@ def test_the_report_reads_last_week_booths_trends_and_verdicts(report):
     assert report.html.count("★ best") == 1
     for target in report.payload["forecast"].values():
         assert escape(target["backtest"]["verdict"]) in report.html
+
+
+def test_every_output_shows_each_targets_mase_and_interval_coverage(report):
+    forecast = report.payload["forecast"]
+
+    for target in TARGETS:
+        scores = forecast[target]["backtest"]
+        assert scores["scored"] and scores["origins"] == 4 and scores["days"] == 28
+        assert 0 <= scores["interval_coverage_pct"] <= 100
+        assert forecast[target]["method"] in {"random_forest", "seasonal_naive"}
+        if target != "avg_duration_seconds":
+            assert scores["model_mase"] is not None and scores["naive_mase"] is not None
+    # the synthetic booths' sessions all last six minutes: no naive error to scale by
+    assert "so no MASE" in forecast["avg_duration_seconds"]["backtest"]["verdict"]
+    revenue = forecast["revenue_idr"]["backtest"]
+    row = f"{revenue['model_mase']:.2f}</td>"
+    assert "Forest MASE" in report.html and row in report.html
+    assert f"{revenue['interval_coverage_pct']}%" in report.html
+    assert "| Forest MASE | Naive MASE |" in report.markdown
+    assert f"| {revenue['model_mase']:.2f} | {revenue['naive_mase']:.2f} |" in report.markdown
+    assert "Forest MASE:" in report.email.text
+    assert (
+        f"MASE {revenue['model_mase']:.2f}" in report.slack
+        or f"MASE {revenue['naive_mase']:.2f}" in report.slack
+    )
+
+
+def test_where_naive_wins_the_report_says_so_and_publishes_last_weeks_values(naive_report):
+    revenue = naive_report.payload["forecast"]["revenue_idr"]
+    scores = revenue["backtest"]
+
+    assert revenue["method"] == "seasonal_naive" and scores["naive_mase"] < scores["model_mase"]
+    sentence = (
+        f"Seasonal naive beat the Random Forest on Revenue (MASE {scores['naive_mase']:.2f} vs "
+        f"{scores['model_mase']:.2f}): next week's Revenue forecast is last week's values"
+    )
+    assert escape(sentence) in naive_report.html and sentence in naive_report.markdown
+    last_week = [d["revenue_idr"] for d in naive_report.payload["last_week"]["days"]]
+    assert [d["prediction"] for d in revenue["days"]] == last_week
+    assert "Revenue (seasonal naive)" in naive_report.html
+    assert "seasonal naive, which beat the forest" in naive_report.slack
+    assert {r["method"] for r in naive_report.predictions_table if r["target"] == "Revenue"} == {
+        "seasonal_naive"
+    }
+
+
+def test_three_weeks_of_backtest_give_no_score_and_the_report_says_why(three_week_report):
+    forecast = three_week_report.payload["forecast"]
+
+    for target in TARGETS:
+        scores = forecast[target]["backtest"]
+        assert not scores["scored"] and scores["origins"] == 3
+        assert scores["model_mase"] is None and scores["interval_coverage_pct"] is None
+        assert forecast[target]["method"] == "random_forest"
+    why = "not enough history for a 4-week backtest"
+    assert why in three_week_report.html and why in three_week_report.markdown
+    assert why in three_week_report.slack and "MASE" not in three_week_report.slack
 
 
 def test_short_history_reports_trends_without_a_forecast(short_report):

@@ -17,6 +17,7 @@ BASE = {
     "pipelines.calendar",
     "pipelines.formatting",
     "pipelines.htmlmail",
+    "pipelines.interactive_page",
     "pipelines.duckdb_file",
 }
 # what each layer may import of the project, beside itself and BASE

@@ -13,10 +13,18 @@ import pytest
 from demo.bahela import (
     BASIC_PRICE,
     BOOTHS,
+    CLOSED,
+    OFFLINE,
+    PAYMENTS,
     PREMIUM_PRICE,
+    UPLOADS,
+    Incident,
     SampleFolders,
+    closed_days,
+    demo_incidents,
     ensure,
     generate,
+    incident_schedule,
     search_pages,
     write,
 )
@@ -284,3 +292,119 @@ def test_ensure_rewrites_for_a_range_the_folder_does_not_cover(tmp_path):
 
     assert written is True
     assert json.loads(folders.manifest.read_text())["last_day"] == "2026-11-22"
+
+
+# -- labelled incidents ------------------------------------------------------------------
+
+INCIDENT_DAY = date(2026, 11, 20)  # a Friday
+
+
+def booth_day(sample, site: str) -> tuple[list[dict], list[dict]]:
+    docs = sample.sessions[f"booth_{site}"]
+    codes = {d.get("id") for d in docs}
+    return docs, [r for r in sample.images if r["asset_folder"] == f"bahela/{site}" and code_of(r) in codes]
+
+
+@pytest.fixture(scope="module")
+def plain_day():
+    return generate(INCIDENT_DAY, INCIDENT_DAY, seed=7)
+
+
+def with_incident(kind: str, site: str = "kemang"):
+    return generate(INCIDENT_DAY, INCIDENT_DAY, seed=7, incidents=[Incident(INCIDENT_DAY, site, kind)])
+
+
+def test_the_schedule_is_deterministic_range_independent_and_spares_closed_days():
+    whole = incident_schedule(date(2026, 1, 1), date(2026, 6, 30), seed=7)
+    part = incident_schedule(date(2026, 3, 1), date(2026, 3, 31), seed=7)
+
+    assert (
+        whole
+        == incident_schedule(date(2026, 1, 1), date(2026, 6, 30), seed=7)
+        != incident_schedule(date(2026, 1, 1), date(2026, 6, 30), seed=8)
+    )
+    assert part == [i for i in whole if i.day.month == 3]
+    assert {i.kind for i in whole} == {OFFLINE, PAYMENTS, UPLOADS}
+    assert 0.7 <= len(whole) / len(BOOTHS) / 6 <= 2.5  # about 1.4 per booth per month
+    closed = {(i.day, i.site) for i in closed_days(date(2026, 1, 1), date(2026, 6, 30), seed=7)}
+    assert closed and not closed & {(i.day, i.site) for i in whole}
+
+
+def test_closed_days_are_the_generators_own_empty_booth_days():
+    closed = closed_days(*FOUR_WEEKS, seed=7)
+    open_ = {(d, b.site) for d in (FOUR_WEEKS[0] + timedelta(days=n) for n in range(28)) for b in BOOTHS}
+
+    assert closed and {i.kind for i in closed} == {CLOSED}
+    for incident in closed:
+        assert generate(incident.day, incident.day, seed=7).sessions[f"booth_{incident.site}"] == []
+    # and every other booth-day of the range has sessions
+    some_open = sorted(open_ - {(i.day, i.site) for i in closed})[:3]
+    for day, site in some_open:
+        assert generate(day, day, seed=7).sessions[f"booth_{site}"]
+
+
+def test_other_booths_and_days_are_unchanged_by_an_incident(plain_day):
+    sample = with_incident(OFFLINE)
+
+    for site in ("senopati", "menteng", "blok-m", "braga"):
+        assert sample.sessions[f"booth_{site}"] == plain_day.sessions[f"booth_{site}"]
+    assert [r for r in sample.images if r["asset_folder"] != "bahela/kemang"] == [
+        r for r in plain_day.images if r["asset_folder"] != "bahela/kemang"
+    ]
+    assert sample.incidents == [Incident(INCIDENT_DAY, "kemang", OFFLINE)]
+    assert plain_day.incidents == []
+
+
+def test_an_offline_booth_has_no_session_after_ten_past_two(plain_day):
+    docs, images = booth_day(with_incident(OFFLINE), "kemang")
+    before, _ = booth_day(plain_day, "kemang")
+
+    last = max(local_day_time(d) for d in docs)
+    assert "12:00" <= last < "14:10" and len(docs) < len(before) / 2
+    assert {code_of(r) for r in images} <= {d.get("id") for d in docs}
+
+
+def test_failing_payments_leave_most_sessions_unpaid_and_without_photos(plain_day):
+    docs, images = booth_day(with_incident(PAYMENTS), "kemang")
+    before, before_images = booth_day(plain_day, "kemang")
+
+    assert len(docs) == len(before)
+    assert sum(is_completed(d) for d in docs) < 0.3 * sum(is_completed(d) for d in before)
+    unpaid = [d for d in docs if d["payment"]["paid"] is False]
+    assert all(isinstance(d["payment"]["amount"], int) and "startTime" not in d["progress"] for d in unpaid)
+    assert len(images) < 0.3 * len(before_images)
+
+
+def test_broken_uploads_leave_the_afternoons_sessions_without_photos(plain_day):
+    docs, images = booth_day(with_incident(UPLOADS), "kemang")
+    before, before_images = booth_day(plain_day, "kemang")
+
+    late = [d for d in docs if local_day_time(d) >= "14:10" and is_completed(d)]
+    assert len(docs) == len(before) and late
+    assert all(d["result"]["uploadedImageUrls"] == [] and d["result"]["capturedImageUrls"] for d in late)
+    assert len(images) < 0.6 * len(before_images)
+
+
+def test_the_demos_incident_is_on_its_last_day_at_an_open_booth():
+    last = date(2026, 12, 6)
+
+    [incident] = demo_incidents(last, seed=7)
+
+    assert (incident.day, incident.kind) == (last, OFFLINE)
+    assert (incident.day, incident.site) not in {(i.day, i.site) for i in closed_days(last, last, seed=7)}
+
+
+def test_ensure_rewrites_when_the_incidents_differ_and_records_them(tmp_path):
+    folders = SampleFolders(tmp_path)
+    incident = Incident(INCIDENT_DAY, "kemang", OFFLINE)
+    ensure(folders, INCIDENT_DAY, INCIDENT_DAY, seed=7)
+
+    assert ensure(folders, INCIDENT_DAY, INCIDENT_DAY, seed=7, incidents=[incident]) is True
+    assert ensure(folders, INCIDENT_DAY, INCIDENT_DAY, seed=7, incidents=[incident]) is False
+    assert json.loads(folders.manifest.read_text())["incidents"] == [
+        {"day": "2026-11-20", "site": "kemang", "kind": OFFLINE}
+    ]
+
+
+def local_day_time(doc: dict) -> str:
+    return doc["_id"].generation_time.astimezone(JAKARTA).strftime("%H:%M")

