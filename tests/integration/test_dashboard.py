@@ -494,38 +494,12 @@ async def test_the_same_sql_gives_the_same_answers_on_bigquery(
     marts, bigquery_url, gcp_credentials, tmp_path
 ):
     """The marts loaded into the BigQuery emulator: every frame as on DuckDB."""
-    from google.api_core.client_options import ClientOptions
-    from google.cloud import bigquery
     from polars.testing import assert_frame_equal
 
     from tests.support import gcp
 
     duck, _ = marts
-    warehouse = gcp.emulator_warehouse(gcp_credentials, bigquery_url)
-    client = bigquery.Client(
-        project=gcp.PROJECT,
-        credentials=gcp_credentials.get_credentials_from_service_account(),
-        location="US",
-        client_options=ClientOptions(api_endpoint=bigquery_url),
-    )
-    dataset = bigquery.Dataset(f"{gcp.PROJECT}.{warehouse.dataset_prefix}marts")
-    dataset.location = "US"
-    client.create_dataset(dataset)
-    parquet = bigquery.LoadJobConfig(source_format=bigquery.SourceFormat.PARQUET)
-    with duckdb.connect(duck.path, read_only=True) as con:
-        tables = [
-            row[0]
-            for row in con.execute(
-                "select table_name from duckdb_tables() where schema_name = 'marts'"
-            ).fetchall()
-        ]
-        for table in tables:
-            file = tmp_path / f"{table}.parquet"
-            con.execute(f"copy marts.{table} to '{file}' (format parquet)")
-            with file.open("rb") as stream:
-                client.load_table_from_file(
-                    stream, f"{dataset.dataset_id}.{table}", job_config=parquet
-                ).result(timeout=60)
+    warehouse = gcp.emulator_copy_of(duck.path, tmp_path, gcp_credentials, bigquery_url)
 
     on_bigquery = await dashboard_data(warehouse)
 

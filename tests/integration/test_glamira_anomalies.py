@@ -170,33 +170,14 @@ async def test_the_same_sql_finds_the_same_anomalies_on_bigquery(
 ):
     """The marts loaded into the BigQuery emulator (as test_dashboard.py loads them): the
     check's answer is the one DuckDB gives."""
-    from google.api_core.client_options import ClientOptions
-    from google.cloud import bigquery
     from polars.testing import assert_frame_equal
 
     from tests.support import gcp
 
     home, _, _ = marts
     duck = DuckDBWarehouse(path=str(home / "warehouse.duckdb"))
-    warehouse = gcp.emulator_warehouse(gcp_credentials, bigquery_url)
-    client = bigquery.Client(
-        project=gcp.PROJECT,
-        credentials=gcp_credentials.get_credentials_from_service_account(),
-        location="US",
-        client_options=ClientOptions(api_endpoint=bigquery_url),
-    )
-    dataset = bigquery.Dataset(f"{gcp.PROJECT}.{warehouse.dataset_prefix}marts")
-    dataset.location = "US"
-    client.create_dataset(dataset, exists_ok=True)
-    parquet = bigquery.LoadJobConfig(source_format=bigquery.SourceFormat.PARQUET)
-    with duckdb.connect(duck.path, read_only=True) as con:
-        for table in ("fct_daily_events", "fct_sales_order_line"):
-            file = tmp_path / f"{table}.parquet"
-            con.execute(f"copy marts.{table} to '{file}' (format parquet)")
-            with file.open("rb") as stream:
-                client.load_table_from_file(
-                    stream, f"{dataset.dataset_id}.{table}", job_config=parquet
-                ).result(timeout=120)
+    tables = ("fct_daily_events", "fct_sales_order_line")
+    warehouse = gcp.emulator_copy_of(duck.path, tmp_path, gcp_credentials, bigquery_url, tables)
 
     on_bigquery = await glamira_check(warehouse, [INCIDENT_DAY])
 

@@ -352,32 +352,13 @@ def test_the_cube_query_is_plain_sql_for_both_warehouses(marts):
 
 def test_the_cube_query_gives_the_same_cube_on_bigquery(marts, bigquery_url, gcp_credentials, tmp_path):
     """The marts loaded into the BigQuery emulator: the cube as on DuckDB."""
-    from google.api_core.client_options import ClientOptions
-    from google.cloud import bigquery
     from polars.testing import assert_frame_equal
 
     from tasks.glamira.interactive import cap_countries, conform_cube
     from tests.support import gcp
 
-    warehouse = gcp.emulator_warehouse(gcp_credentials, bigquery_url)
-    client = bigquery.Client(
-        project=gcp.PROJECT,
-        credentials=gcp_credentials.get_credentials_from_service_account(),
-        location="US",
-        client_options=ClientOptions(api_endpoint=bigquery_url),
-    )
-    dataset = bigquery.Dataset(f"{gcp.PROJECT}.{warehouse.dataset_prefix}marts")
-    dataset.location = "US"
-    client.create_dataset(dataset)
-    parquet = bigquery.LoadJobConfig(source_format=bigquery.SourceFormat.PARQUET)
-    with duckdb.connect(marts.path, read_only=True) as con:
-        for table in ("fct_sales_order_line", "fct_daily_events", "dim_store", "dim_location", "dim_device"):
-            file = tmp_path / f"{table}.parquet"
-            con.execute(f"copy marts.{table} to '{file}' (format parquet)")
-            with file.open("rb") as stream:
-                client.load_table_from_file(
-                    stream, f"{dataset.dataset_id}.{table}", job_config=parquet
-                ).result(timeout=60)
+    tables = ("fct_sales_order_line", "fct_daily_events", "dim_store", "dim_location", "dim_device")
+    warehouse = gcp.emulator_copy_of(marts.path, tmp_path, gcp_credentials, bigquery_url, tables)
 
     on_bigquery = cap_countries(conform_cube(run(warehouse.query(cube_query(warehouse)))))
     on_duckdb = cap_countries(conform_cube(run(marts.query(cube_query(marts)))))
