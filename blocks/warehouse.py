@@ -9,9 +9,12 @@ duplicates rows.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
+import threading
 import uuid
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,15 @@ from pipelines.duckdb_file import connect_when_free
 from pipelines.errors import ConfigurationError, SourceUnavailable
 
 logger = logging.getLogger("pipelines.warehouse")
+
+
+_FILE_LOCKS: dict[Path, threading.Lock] = {}
+_FILE_LOCKS_GUARD = threading.Lock()
+
+
+def _file_lock(path: Path) -> threading.Lock:
+    with _FILE_LOCKS_GUARD:
+        return _FILE_LOCKS.setdefault(path.resolve(), threading.Lock())
 
 
 class DuckDBWarehouse(Block):
@@ -105,17 +117,20 @@ class DuckDBWarehouse(Block):
         assert result is not None
         return result
 
-    def _connect(self) -> duckdb.DuckDBPyConnection:
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection, once the file is free: DuckDB lets one process at a time open
         it, and runs of different days (a backfill on a worker with a limit above one)
-        take turns rather than fail."""
+        take turns rather than fail. Within a process, the block's own calls take turns
+        too: two threads attaching the same file at once fail ("Unique file handle
+        conflict"), and a flow may well ask two questions side by side."""
         path = Path(self.path).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
-        con = connect_when_free(path, self.lock_timeout_seconds)
-        # SET rather than a connect config: a process that already holds the file open
-        # (dbt-duckdb in the marts flow) refuses a second connection whose config differs
-        con.execute("set memory_limit = ?", [self.memory_limit])
-        return con
+        with _file_lock(path), connect_when_free(path, self.lock_timeout_seconds) as con:
+            # SET rather than a connect config: a process that already holds the file open
+            # (dbt-duckdb in the marts flow) refuses a second connection whose config differs
+            con.execute("set memory_limit = ?", [self.memory_limit])
+            yield con
 
     def _query(self, sql: str, params: list, schema: str | None, table: str | None):
         with self._connect() as con:
