@@ -1,8 +1,9 @@
 """MongoDB as a source: a live deployment (PyMongo's async client) or a mongodump folder.
 
 Both answer the same MongoDB query document (`find`, `count`) and hand out the matching
-documents as runs of raw BSON bytes (`DocumentRun`), so a reader decodes only what it
-needs and the embedded default exercises the same code path as production.
+documents as runs of raw BSON bytes (`DocumentRun`; a dump's as where they lie in its
+file, `DumpSlice`, read where they are used), so a reader decodes only what it needs and
+the embedded default exercises the same code path as production.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ import numpy as np
 from bson import json_util
 from bson.errors import InvalidBSON
 from prefect.blocks.core import Block
-from pydantic import Field, SecretStr
+from pydantic import Field, PrivateAttr, SecretStr
 from pymongo import AsyncMongoClient
 from pymongo.errors import ConnectionFailure, OperationFailure, ServerSelectionTimeoutError
 from pymongo.uri_parser import parse_uri
 
-from formats.bson_columns import Buffer, DocumentRun, length_at, whole_documents
+from formats.bson_columns import Buffer, DocumentRun, DumpSlice, file_stamp, length_at, whole_documents
 from formats.bson_query import matching
 from pipelines.errors import SourceUnavailable
 
@@ -139,6 +140,8 @@ class MongoDump(Block):
     _description = "A mongodump or mongoexport folder read in place of a live MongoDB."
 
     path: str = Field(description="Folder holding one sub-folder per database.")
+    # (database, collection, query) -> (the file's stamp, documents matched) of complete finds
+    _tallies: dict[tuple[str, str, bytes], tuple[tuple[int, ...], int]] = PrivateAttr(default_factory=dict)
 
     def describe(self) -> str:
         return f"mongodump folder {self.path}"
@@ -165,31 +168,67 @@ class MongoDump(Block):
 
     async def find(
         self, database: str, collection: str, query: Mapping, batch_size: int = 2_000
-    ) -> AsyncIterator[DocumentRun]:
+    ) -> AsyncIterator[DocumentRun | DumpSlice]:
+        """The documents matching `query`. A find read to its end over a file that did not
+        change meanwhile leaves its tally of matches for `count` (see there)."""
         batches = Rebatcher(batch_size)
-        for run in self._runs(database, collection):
+        before, tally = self._stamp(database, collection), 0
+        dump = Path(self.path) / database / f"{collection}.bson"
+        for offset, run in self._located_runs(database, collection):
             starts, sizes = run.starts_and_sizes()
             matched = matching(Buffer(run.data), starts, sizes, query)
-            for picked in batches.add(run.select(matched)):
-                yield picked
-        if picked := batches.rest():
-            yield picked
+            tally += int(matched.sum())
+            # a dump's documents travel as where they lie in it (`DumpSlice`), not as bytes
+            picked = (
+                run.select(matched)
+                if offset is None
+                else DumpSlice.of(str(dump), before, offset, run, matched)
+            )
+            for batch in batches.add(picked):
+                yield batch
+        if rest := batches.rest():
+            yield rest
+        if before is not None and self._stamp(database, collection) == before:
+            self._tallies[(database, collection, bson.encode(query))] = (before, tally)
 
     async def count(self, database: str, collection: str, query: Mapping) -> int:
-        """How many documents of the dump match `query`: a pass of its own over the file."""
+        """How many documents of the dump match `query`. After a complete `find` of the same
+        query over the same unchanged file (size, modification and change times, inode),
+        the matches that find counted as it read, before any regrouping and hand-off: a
+        second pass would run the same code over the same bytes, and cost the flow as
+        much as its read. Otherwise a pass of its own over the file."""
+        known = self._tallies.get((database, collection, bson.encode(query)))
+        if known is not None and known[0] == self._stamp(database, collection):
+            return known[1]
         total = 0
         for run in self._runs(database, collection):
             starts, sizes = run.starts_and_sizes()
             total += int(matching(Buffer(run.data), starts, sizes, query).sum())
         return total
 
+    def _stamp(self, database: str, collection: str) -> tuple[int, ...] | None:
+        """What changes when the collection's file does (None: there is no file)."""
+        folder = Path(self.path) / database
+        for path in (folder / f"{collection}.bson", folder / f"{collection}.json"):
+            try:
+                return file_stamp(path.stat())
+            except FileNotFoundError:
+                continue
+        return None
+
     def _runs(self, database: str, collection: str) -> Iterator[DocumentRun]:
+        for _, run in self._located_runs(database, collection):
+            yield run
+
+    def _located_runs(self, database: str, collection: str) -> Iterator[tuple[int | None, DocumentRun]]:
+        """The runs with where each starts in the dump file (None: an export's, made here)."""
         folder = Path(self.path) / database
         dump, export = folder / f"{collection}.bson", folder / f"{collection}.json"
         if dump.exists():
-            yield from dump_runs(dump)
+            yield from located_dump_runs(dump)
         elif export.exists():
-            yield from export_runs(export)
+            for run in export_runs(export):
+                yield None, run
         else:
             raise SourceUnavailable(f"{self.describe()} has no {database}/{collection}.bson or .json.")
 
@@ -205,6 +244,13 @@ def dump_runs(path: Path, block: int = _BLOCK) -> Iterator[DocumentRun]:
     not documents (a torn tail, a corrupt length) become one last broken document (its
     first `BROKEN_TAIL_KEPT` bytes), which readers reject with its reason: the rest of the
     file is never silently dropped."""
+    for _, run in located_dump_runs(path, block):
+        yield run
+
+
+def located_dump_runs(path: Path, block: int = _BLOCK) -> Iterator[tuple[int, DocumentRun]]:
+    """`dump_runs`, each run with the offset in the file where it starts (its bytes,
+    a broken tail's kept part included, lie there back to back)."""
     size = path.stat().st_size
     with path.open("rb") as stream:
         carry, offset = b"", 0  # offset: where `carry` starts in the file
@@ -225,10 +271,10 @@ def dump_runs(path: Path, block: int = _BLOCK) -> Iterator[DocumentRun]:
                     size,
                 )
                 tail = data[stop : stop + BROKEN_TAIL_KEPT]
-                yield DocumentRun(data[:stop] + tail, np.array([*sizes, len(tail)], dtype=np.int64))
+                yield offset, DocumentRun(data[:stop] + tail, np.array([*sizes, len(tail)], dtype=np.int64))
                 return
             if sizes:
-                yield DocumentRun(data[:stop], np.array(sizes, dtype=np.int64))
+                yield offset, DocumentRun(data[:stop], np.array(sizes, dtype=np.int64))
             if not chunk:
                 return
             carry, offset = data[stop:], offset + stop
@@ -262,20 +308,22 @@ class Rebatcher:
         self.pending: list[DocumentRun] = []
         self.count = 0
 
-    def add(self, run: DocumentRun) -> Iterator[DocumentRun]:
+    def add(self, run: DocumentRun | DumpSlice) -> Iterator[DocumentRun | DumpSlice]:
         if len(run):
             self.pending.append(run)
             self.count += len(run)
         if self.count >= self.size:
             yield self._take()
 
-    def rest(self) -> DocumentRun | None:
+    def rest(self) -> DocumentRun | DumpSlice | None:
         return self._take() if self.count else None
 
-    def _take(self) -> DocumentRun:
+    def _take(self) -> DocumentRun | DumpSlice:
         runs, self.pending, self.count = self.pending, [], 0
         if len(runs) == 1:
             return runs[0]
+        if all(isinstance(r, DumpSlice) for r in runs):
+            return DumpSlice.joined(runs)
         return DocumentRun(b"".join(r.data for r in runs), np.concatenate([r.sizes for r in runs]))
 
 

@@ -1,10 +1,13 @@
-"""Columns out of many BSON documents at once: numpy walks every document of a batch in
-lockstep, element by element, so no Python object is made per document or per value.
+"""Columns out of many BSON documents at once: the elements of every document of a
+batch found by one walk over the bytes, so no Python object is made per document or per
+value.
 
 Decoding documents to dicts with pymongo's C extension and picking fields out of them
-costs about 12 µs an event in Python objects; walking the bytes of 50,000 documents
-together costs one numpy operation per element position for all of them. Strings are
-never copied: they become Arrow string views pointing into the batch's own buffer.
+costs about 12 µs an event in Python objects. The walk is compiled (`formats.bson_walk`,
+numba); `scan_numpy`, which walks the 50,000 documents of a batch in lockstep with one
+numpy operation per element position for all of them, is the reference it is tested
+against. Strings are never copied: they become Arrow string views pointing into the
+batch's own buffer.
 
 The walk understands the BSON spec's element sizes. It does not judge values: a
 document with anything it cannot size (a regex, an unknown type byte, a length that
@@ -14,13 +17,18 @@ those few with pymongo, which gives the exact error or value.
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
+import bson
 import numpy as np
 import polars as pl
 import pyarrow as pa
+
+from formats.bson_walk import document_sizes, grouped_by_key, string_views, walk
 
 _INT32 = struct.Struct("<i")
 PAD = 32  # zero bytes after the buffer: 8-byte reads past a document's end stay in bounds
@@ -95,16 +103,12 @@ class Buffer:
 def whole_documents(data: bytes, position: int, end: int) -> tuple[list[int], int]:
     """The sizes of the whole documents in `data[position:end]`, one after another, and
     where they stop: at `end`, at a length that is not a document's (`length_at(stop)`
-    tells), or at a document that runs past `end`."""
-    unpack = _INT32.unpack_from
-    sizes = []
-    while position + 4 <= end:
-        length = unpack(data, position)[0]
-        if length < 5 or position + length > end:
-            break
-        sizes.append(length)
-        position += length
-    return sizes, position
+    tells), or at a document that runs past `end`. (Compiled: a dump has a million
+    documents a gigabyte.)"""
+    if end - position < 4:
+        return [], position
+    sizes, stop = document_sizes(np.frombuffer(data, dtype=np.uint8), position, end)
+    return sizes.tolist(), int(stop)
 
 
 def length_at(data: bytes, position: int) -> int:
@@ -160,6 +164,89 @@ class DocumentRun:
         return starts, self.sizes
 
 
+def file_stamp(status: os.stat_result) -> tuple[int, int, int, int]:
+    """What changes when a file does: its inode, size, modification and change times."""
+    return (status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
+
+
+@dataclass(frozen=True, eq=False)
+class DumpSlice:
+    """Documents of a dump file named by where they lie in it: `(offset, length)` pieces
+    in file order and each document's size. A worker process reads them from the file
+    itself (the page cache, as the reader has just read them): a process pool handed the
+    offsets rather than the bytes spares the reader's process pickling and piping every
+    batch. `data` reads them on first use and refuses a file that changed since the
+    reader's read (`stamp`, see `file_stamp`): its documents are no longer the ones
+    matched."""
+
+    path: str
+    stamp: tuple[int, ...]
+    pieces: tuple[tuple[int, int], ...]
+    sizes: np.ndarray
+
+    @classmethod
+    def of(
+        cls, path: str, stamp: tuple[int, ...], offset: int, run: DocumentRun, keep: np.ndarray
+    ) -> DumpSlice:
+        """The documents of `run` (read from `offset` in the file) where `keep` is true."""
+        starts, sizes = run.starts_and_sizes()
+        edges = np.flatnonzero(np.diff(np.concatenate([[False], keep, [False]]).astype(np.int8)))
+        pieces = tuple(
+            (offset + int(starts[first]), int(starts[last - 1] + sizes[last - 1] - starts[first]))
+            for first, last in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True)
+        )
+        return cls(path, stamp, pieces, sizes[keep])
+
+    @classmethod
+    def joined(cls, slices: list[DumpSlice]) -> DumpSlice:
+        """Slices of one file read in order, as one (adjacent pieces become one)."""
+        pieces: list[tuple[int, int]] = []
+        for piece in (p for s in slices for p in s.pieces):
+            if pieces and sum(pieces[-1]) == piece[0]:
+                pieces[-1] = (pieces[-1][0], pieces[-1][1] + piece[1])
+            else:
+                pieces.append(piece)
+        first = slices[0]
+        if any(s.path != first.path or s.stamp != first.stamp for s in slices):
+            raise ValueError("slices of different files, or of a file that changed, cannot be joined")
+        return cls(first.path, first.stamp, tuple(pieces), np.concatenate([s.sizes for s in slices]))
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+    @cached_property
+    def data(self) -> bytes:
+        with open(self.path, "rb") as stream:
+            if file_stamp(os.fstat(stream.fileno())) != self.stamp:
+                raise ValueError(
+                    f"{self.path} changed after the run read it (a dump being written or replaced): "
+                    "run again once the dump is complete"
+                )
+            parts = []
+            for offset, length in self.pieces:
+                stream.seek(offset)
+                parts.append(stream.read(length))
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        if len(data) != int(self.sizes.sum()):
+            raise ValueError(
+                f"{self.path}: {len(data)} bytes read where the documents take {self.sizes.sum()}"
+            )
+        return data
+
+    def run(self) -> DocumentRun:
+        return DocumentRun(self.data, self.sizes)
+
+    def starts_and_sizes(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.run().starts_and_sizes()
+
+    def __getstate__(self) -> dict:
+        """Pickled without the bytes read: travelling light is the point."""
+        return {k: v for k, v in self.__dict__.items() if k != "data"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+
 @dataclass
 class Elements:
     """The elements of a set of (sub)documents, one entry each, in no particular order."""
@@ -174,10 +261,9 @@ class Elements:
 
     def by_key(self) -> dict[int, np.ndarray]:
         """The element indices of each wanted key, in walking order (a counting sort)."""
-        order = np.argsort(self.key, kind="stable")
-        keys = self.key[order]
-        bounds = np.searchsorted(keys, np.arange(-1, keys.max(initial=-1) + 2))
-        return {key: order[bounds[key + 1] : bounds[key + 2]] for key in range(int(keys.max(initial=-1)) + 1)}
+        wanted = int(self.key.max(initial=-1)) + 1
+        order, bounds = grouped_by_key(np.ascontiguousarray(self.key, dtype=np.int64), wanted)
+        return {key: order[bounds[key + 1] : bounds[key + 2]] for key in range(wanted)}
 
 
 class Keys:
@@ -197,6 +283,15 @@ class Keys:
             raise ValueError(f"two of the keys hash alike: {names}")
         self.order = np.argsort(hashes)
         self.sorted_hashes = hashes[self.order]
+        # for the compiled walk: each key's bytes, and the keys grouped by length
+        self.table = np.frombuffer(
+            b"".join(e.ljust(32, b"\0") for e in encoded) or b"\0" * 32, dtype=np.uint8
+        )
+        self.table = self.table.reshape(-1, 32)
+        self.by_length = np.argsort(self.lengths, kind="stable").astype(np.int64)
+        self.first_of_length = np.searchsorted(self.lengths[self.by_length], np.arange(MAX_KEY + 2)).astype(
+            np.int64
+        )
 
     def match(self, words: list[np.ndarray], lengths: np.ndarray) -> np.ndarray:
         """The index of each key among the wanted ones, -1 for others."""
@@ -251,10 +346,43 @@ def _key_words(buffer: Buffer, at: np.ndarray) -> tuple[np.ndarray, list[np.ndar
     return lengths, words
 
 
-def scan(buffer: Buffer, starts: np.ndarray, keys: Keys, sizes: np.ndarray | None = None) -> Elements:
-    """Walk the documents starting at `starts`, all together, one element per step.
+def scan(
+    buffer: Buffer,
+    starts: np.ndarray,
+    keys: Keys,
+    sizes: np.ndarray | None = None,
+    wanted_only: bool = False,
+) -> Elements:
+    """The elements of the documents starting at `starts`, walked by compiled code
+    (`formats.bson_walk`); the same answer as `scan_numpy`, or with `wanted_only` the
+    same without the elements of other keys (readers that only look keys up need none).
     `sizes`, when known (documents handed over one by one), must match what each
     document says of itself."""
+    if buffer.size >= 1 << 31:
+        raise ValueError("a batch buffer must be under 2 GB")
+    starts = np.ascontiguousarray(starts, dtype=np.int64)
+    checked = sizes is not None
+    doc, position, key, kind, value, size, bad = walk(
+        buffer.u8,
+        buffer.size,
+        starts,
+        np.ascontiguousarray(sizes, dtype=np.int64) if checked else starts,
+        checked,
+        _FIXED,
+        _BEFORE,
+        _LEAST,
+        keys.table,
+        keys.by_length,
+        keys.first_of_length,
+        MAX_KEY,
+        wanted_only,
+    )
+    return Elements(doc, position, key, kind, value, size, bad)
+
+
+def scan_numpy(buffer: Buffer, starts: np.ndarray, keys: Keys, sizes: np.ndarray | None = None) -> Elements:
+    """Walk the documents starting at `starts`, all together, one element per step:
+    numpy's walk, the reference the compiled one (`scan`) is tested against."""
     if buffer.size >= 1 << 31:
         raise ValueError("a batch buffer must be under 2 GB")
     lengths = buffer.i32(np.minimum(starts, buffer.size))
@@ -312,6 +440,23 @@ def scan(buffer: Buffer, starts: np.ndarray, keys: Keys, sizes: np.ndarray | Non
     return Elements(doc, position, key, kind, value, size, bad)
 
 
+def compile_walk() -> None:
+    """Compile the walk's machine code now, or load it from numba's cache: an image build
+    that calls it spares each run in a fresh container the compile (seconds, in every
+    process that starts before the cache is written)."""
+    raw = [bson.encode({"ip": "1.2", "b": True}), bson.encode({})]
+    run = DocumentRun.of(raw)
+    buffer = Buffer(run.data)
+    starts, sizes = run.starts_and_sizes()
+    keys = Keys(("ip",))
+    for given in (sizes, None):
+        for wanted_only in (False, True):
+            elements = scan(buffer, starts, keys, given, wanted_only)
+    chosen = elements.by_key()[0]
+    strings(buffer, len(raw), elements.doc[chosen], elements.value[chosen], elements.size[chosen])
+    whole_documents(run.data, 0, len(run.data))
+
+
 # -- values as columns -------------------------------------------------------------------------
 
 
@@ -319,17 +464,13 @@ def strings(buffer: Buffer, n: int, rows: np.ndarray, value: np.ndarray, size: n
     """A Binary column of `n` rows: row `rows[i]` holds the bytes of the BSON string at
     `value[i]`, the others are null. Nothing is copied: the column is Arrow binary views
     into the buffer. (Cast to String to check the UTF-8.)"""
-    length = size - 5  # after the int32 length, before the NUL
-    data = value + 4
-    inline = length <= 12
-    first = buffer.u64(data) & _BYTE_MASKS[np.clip(length, 0, 4)]
-    rest = buffer.u64(data + 4) & _BYTE_MASKS[np.clip(length - 4, 0, 8)]
-    views = np.zeros((n, 2), dtype="<u8")
-    views[rows, 0] = length.astype(np.uint64) | (first << np.uint64(32))
-    # inline: bytes 4..11 of the string; otherwise buffer 0 and the offset in it
-    views[rows, 1] = np.where(inline, rest, data.astype(np.uint64) << np.uint64(32))
-    present = np.zeros(n, dtype=bool)
-    present[rows] = True
+    views, present = string_views(
+        buffer.u8,
+        n,
+        np.ascontiguousarray(rows, dtype=np.int64),
+        np.ascontiguousarray(value, dtype=np.int64),
+        np.ascontiguousarray(size, dtype=np.int64),
+    )
     validity = pa.py_buffer(np.packbits(present, bitorder="little"))
     array = pa.Array.from_buffers(
         pa.binary_view(), n, [validity, pa.py_buffer(views), pa.py_buffer(buffer.data)]

@@ -179,7 +179,7 @@ def matching(buffer: Buffer, starts: np.ndarray, sizes: np.ndarray, query: Mappi
     """Which of the documents at `starts` (with `sizes`) match `query`, as booleans."""
     n = len(starts)
     names = tuple(fields_of(query))
-    elements = scan(buffer, starts, Keys(names), sizes)
+    elements = scan(buffer, starts, Keys(names), sizes, wanted_only=True)
     by_key = elements.by_key()
     none = np.zeros(0, dtype=np.int64)
     slow = elements.bad.copy()

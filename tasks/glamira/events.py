@@ -36,7 +36,7 @@ import polars as pl
 import pyarrow as pa
 from bson import ObjectId
 
-from formats.bson_columns import Buffer, DocumentRun
+from formats.bson_columns import Buffer, DocumentRun, DumpSlice
 from formats.documents import NOT_UTF8, decode_batch, paused_gc, readable
 from formats.parquet_parts import EncodedPart
 from tasks.fields import UTC_MICROS, as_text
@@ -190,11 +190,11 @@ def day_query(day: date) -> dict:
 
 
 def normalise_batch(
-    raw: Iterable[bytes] | bytes | DocumentRun, day: date, fast: bool = True
+    raw: Iterable[bytes] | bytes | DocumentRun | DumpSlice, day: date, fast: bool = True
 ) -> NormalisedBatch:
     """Normalise one batch of BSON documents of `day` (UTC): given one by one, or as one
     run of documents (a raw cursor batch; a `.bson` dump's bytes, with their sizes when
-    the reader knows them: `DocumentRun`).
+    the reader knows them: `DocumentRun`; or where they lie in a dump file: `DumpSlice`).
 
     The documents of the usual shapes are staged straight from the bytes
     (`tasks.glamira.event_columns`); the others are decoded by pymongo and staged by
@@ -312,8 +312,12 @@ def normalise_batch(
     return NormalisedBatch(events=events, rejects=rejects, raw_documents=len(starts))
 
 
-def _documents(raw: Iterable[bytes] | bytes | DocumentRun) -> tuple[Buffer, np.ndarray, np.ndarray]:
+def _documents(
+    raw: Iterable[bytes] | bytes | DocumentRun | DumpSlice,
+) -> tuple[Buffer, np.ndarray, np.ndarray]:
     """The batch as one buffer, where each document starts and how long it is."""
+    if isinstance(raw, DumpSlice):  # read here, in the worker process
+        raw = raw.run()
     run = raw if isinstance(raw, DocumentRun) else DocumentRun.of(raw)
     return Buffer(run.data), *run.starts_and_sizes()
 
@@ -548,7 +552,7 @@ class LandableBatch:
     issues: dict[str, int]
 
 
-def normalise_for_landing(raw: list[bytes] | bytes | DocumentRun, day: date) -> LandableBatch:
+def normalise_for_landing(raw: list[bytes] | bytes | DocumentRun | DumpSlice, day: date) -> LandableBatch:
     batch = normalise_batch(raw, day)
     return LandableBatch(
         EncodedPart.of(batch.events), batch.rejects, batch.raw_documents, issue_counts(batch.events)

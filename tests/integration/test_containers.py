@@ -54,6 +54,8 @@ def test_the_image_holds_the_production_install_and_not_the_tests_the_demo_or_de
 ):
     probe = (
         "import flows.bahela_daily, flows.glamira_load, blocks, dbt.adapters.bigquery, prefect_docker; "
+        # the BSON walk's numba kernels compile (and cache) as the image's unprivileged user
+        "from formats.bson_columns import compile_walk; compile_walk(); "
         "import importlib.util as u, os; "
         "print(sorted(m for m in ('pytest', 'ruff', 'demo', 'tests') if u.find_spec(m)), "
         "sorted(os.listdir('/opt/pipelines')))"
