@@ -363,6 +363,17 @@ def glamira_panels(defaults: dict[str, str], kept: int | None = None) -> list[Pa
         .add_params(*params)
     )
     usd, integer = "usd", "int"
+
+    def sales_columns(first: Column) -> tuple[Column, ...]:
+        """A sales table's columns: its dimension, then what was sold."""
+        return (
+            first,
+            Column("revenue_usd", "Revenue", usd),
+            Column("orders", "Orders", integer),
+            Column("units", "Units", integer),
+            Column("lines", "Lines", integer),
+        )
+
     return [
         Panel(
             "daily",
@@ -371,13 +382,7 @@ def glamira_panels(defaults: dict[str, str], kept: int | None = None) -> list[Pa
             "red rules (hover for the detail).",
             daily_chart,
             ("daily", "daily_orders"),
-            (
-                Column("day", "Day", "day"),
-                Column("revenue_usd", "Revenue", usd),
-                Column("orders", "Orders", integer),
-                Column("units", "Units", integer),
-                Column("lines", "Lines", integer),
-            ),
+            sales_columns(Column("day", "Day", "day")),
             sort="day",
             descending=True,
         ),
@@ -387,13 +392,7 @@ def glamira_panels(defaults: dict[str, str], kept: int | None = None) -> list[Pa
             "Each store is a domain with its own currency; revenue converted to USD.",
             by("store", "Store", "stores"),
             ("stores",),
-            (
-                Column("store", "Store", "text"),
-                Column("revenue_usd", "Revenue", usd),
-                Column("orders", "Orders", integer),
-                Column("units", "Units", integer),
-                Column("lines", "Lines", integer),
-            ),
+            sales_columns(Column("store", "Store", "text")),
             sort="revenue_usd",
             descending=True,
         ),
@@ -408,13 +407,7 @@ def glamira_panels(defaults: dict[str, str], kept: int | None = None) -> list[Pa
             ),
             by("country", "Country", "countries"),
             ("countries",),
-            (
-                Column("country", "Country", "text"),
-                Column("revenue_usd", "Revenue", usd),
-                Column("orders", "Orders", integer),
-                Column("units", "Units", integer),
-                Column("lines", "Lines", integer),
-            ),
+            sales_columns(Column("country", "Country", "text")),
             sort="revenue_usd",
             descending=True,
         ),
@@ -446,9 +439,6 @@ def glamira_panels(defaults: dict[str, str], kept: int | None = None) -> list[Pa
             descending=False,
         ),
     ]
-
-
-# -- the page ---------------------------------------------------------------------------
 
 
 # -- Glamira's page ---------------------------------------------------------------------
