@@ -743,9 +743,19 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        _exit(130)
+        _exit(_signalled_status() or 130)
     except SystemExit as done:
-        _exit(done.code)
+        _exit(_signalled_status() or done.code)
+
+
+_signals_received: list[int] = []
+
+
+def _signalled_status() -> int | None:
+    """The shell's status for the first SIGTERM received, whatever became of its exception:
+    raised inside compiled code (numba's dispatcher) it comes back as a SystemError, and
+    the flow then fails the ordinary way, with status 1."""
+    return 128 + _signals_received[0] if _signals_received else None
 
 
 def _exit_cleanly_on_sigterm() -> None:
@@ -758,6 +768,7 @@ def _exit_cleanly_on_sigterm() -> None:
 
 
 def _raise_system_exit(signum: int, frame) -> None:
+    _signals_received.append(signum)
     raise SystemExit(128 + signum)  # the status a shell reports for a process killed by signum
 
 

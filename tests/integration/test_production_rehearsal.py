@@ -40,7 +40,7 @@ from pymongo import MongoClient
 from demo import bahela, glamira
 from demo.catalog_server import CatalogServer
 from demo.ip2location_bin import build_demo_bin
-from tests.support import containers, gcp
+from tests.support import containers, gcp, saved_blocks
 from tests.support.docker_engine import PushStandIn
 from tests.support.http_servers import FakeCloudinary, FakeSendGrid, RecordingServer, Reply
 from tests.support.processes import ROOT, SERVICES_PYTHON, free_port, http_ready, start, tcp_ready
@@ -341,11 +341,7 @@ def test_the_deployed_system_runs_a_week_of_both_businesses_in_production(system
 
 
 def test_a_deployment_whose_block_is_gone_fails_before_any_work_naming_it(system):
-    with httpx.Client(base_url=system["api"], timeout=30) as client:
-        [mailer] = client.post(
-            "/block_documents/filter", json={"block_documents": {"name": {"any_": ["bahela-mailer"]}}}
-        ).json()
-        client.delete(f"/block_documents/{mailer['id']}").raise_for_status()
+    saved_blocks.delete(system["api"], ["bahela-mailer"])
     before = {b.name for b in system["gcs"].list_blobs("bahela-lake")}
     day = DAY - timedelta(days=1)
 

@@ -4,6 +4,7 @@ saved block, as production requires, and the blocks point at a folder of the tes
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -40,8 +41,13 @@ def delete(api: str, names: list[str]) -> None:
     """Remove the blocks again: other tests share the server and its default names."""
     body = {"block_documents": {"name": {"any_": names}}}
     with httpx.Client(base_url=api, timeout=30) as client:
+        left: list[dict] = []
         for _ in range(20):  # the server answers 503 while its SQLite database is busy
-            left = client.post("/block_documents/filter", json=body).json()
+            found = client.post("/block_documents/filter", json=body)
+            if found.status_code == 503:
+                time.sleep(0.5)
+                continue
+            left = found.raise_for_status().json()
             if not left:
                 return
             for document in left:
