@@ -69,3 +69,26 @@ def test_the_image_holds_the_production_install_and_not_the_tests_the_demo_or_de
         assert f"'{absent}'" not in listing, absent
     for present in ("flows", "dbt", ".venv", "uv.lock"):
         assert f"'{present}'" in listing, present
+
+
+KERNEL_CACHE_PROBE = (
+    "import numba, formats.bson_walk as w; "
+    "from formats.bson_columns import compile_walk; compile_walk(); "
+    "ks = [k for k in vars(w).values() if isinstance(k, numba.core.registry.CPUDispatcher)]; "
+    "print(w.__file__, sorted(k.__name__ for k in ks if sum(k.stats.cache_hits.values())), "
+    "sum(sum(k.stats.cache_misses.values()) for k in ks))"
+)
+
+
+@pytest.mark.parametrize("workdir", ["/opt/pipelines", "/"], ids=["flows' working directory", "installed"])
+def test_a_fresh_container_loads_the_bson_walk_compiled_at_build_time(docker_host, pipelines_image, workdir):
+    # every process of a new container would otherwise compile the kernels (2-5 s each)
+    output = run_in_image(
+        docker_host, pipelines_image, ["sh", "-c", f"cd {workdir} && python -c '{KERNEL_CACHE_PROBE}'"]
+    )
+
+    module, _, rest = output.strip().partition(" ")
+    loaded, _, misses = rest.rpartition(" ")
+    assert module.startswith("/opt/pipelines/"), module
+    assert loaded == "['document_sizes', 'grouped_by_key', 'string_views', 'walk']", output
+    assert misses == "0", f"kernels compiled in the container: {output}"

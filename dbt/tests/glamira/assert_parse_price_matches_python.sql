@@ -22,14 +22,23 @@ event_prices as (
 
 ),
 
+-- carts only: unnesting every event's (mostly empty) list took 12 s at 10 M events, 1 s this way
+carts as (
+
+    select cart_products
+    from events
+    where {{ pipelines.array_size('cart_products') }} > 0
+
+),
+
 line_prices as (
 
     select distinct
         line.price as price_text,
         line.price_amount as python_amount
 
-    from events
-    {{ pipelines.cross_join_unnest('events.cart_products', 'line', 'line_offset') }}
+    from carts
+    {{ pipelines.cross_join_unnest('carts.cart_products', 'line', 'line_offset') }}
     where line.price is not null
 
 ),
