@@ -83,14 +83,17 @@ def _in_child(fn, *args):
         return pool.submit(fn, *args).result()
 
 
-def dump_runs(path: str, size: int = BATCH, block: int = 64 << 20):
+def dump_runs(path: str, size: int = BATCH, block: int | None = None):
     """The dump as runs of `size` documents, each handed on as where it lies in the file
     (`formats.bson_columns.DumpSlice`, read by the worker that normalises it, as the
     flow's reader hands them on), found while reading it block by block: memory holds a
     block, however large the dump."""
     import numpy as np
 
+    from blocks.mongodb import READ_BLOCK  # the flow's reader's block
     from formats.bson_columns import DumpSlice, file_stamp, length_at, whole_documents
+
+    block = block or READ_BLOCK
 
     data, walked, sizes, base = b"", 0, [], 0  # base: where `data` starts in the file
     with open(path, "rb") as f:
