@@ -90,8 +90,8 @@ def dump_runs(path: str, size: int = BATCH, block: int | None = None):
     block, however large the dump."""
     import numpy as np
 
-    from blocks.mongodb import READ_BLOCK  # the flow's reader's block
-    from formats.bson_columns import DumpSlice, file_stamp, length_at, whole_documents
+    # (not through blocks.mongodb, which imports Prefect: seconds before the first batch)
+    from formats.bson_columns import READ_BLOCK, DumpSlice, file_stamp, length_at, whole_documents
 
     block = block or READ_BLOCK
 

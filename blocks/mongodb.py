@@ -24,7 +24,15 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import ConnectionFailure, OperationFailure, ServerSelectionTimeoutError
 from pymongo.uri_parser import parse_uri
 
-from formats.bson_columns import Buffer, DocumentRun, DumpSlice, file_stamp, length_at, whole_documents
+from formats.bson_columns import (
+    READ_BLOCK,
+    Buffer,
+    DocumentRun,
+    DumpSlice,
+    file_stamp,
+    length_at,
+    whole_documents,
+)
 from formats.bson_query import matching
 from pipelines.errors import SourceUnavailable
 
@@ -235,10 +243,6 @@ class MongoDump(Block):
 
 # MongoDB refuses documents over 16 MiB; a length beyond that in a dump is corruption
 LARGEST_DOCUMENT = 16 * 1024 * 1024 + 16 * 1024
-# Under glibc's largest dynamic mmap threshold (32 MiB): blocks of 32 MiB and more are
-# fresh mappings every time, and faulting their pages in cost as much CPU as the reader's
-# own work (1M events: 1.8 s of system time at 32 MiB, 0.16 s at 16 MiB)
-READ_BLOCK = 16 * 1024 * 1024
 BROKEN_TAIL_KEPT = 64 * 1024
 
 
