@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import time
+import traceback
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -746,6 +747,11 @@ def main() -> None:
         _exit(_signalled_status() or 130)
     except SystemExit as done:
         _exit(_signalled_status() or done.code)
+    except BaseException:
+        if (status := _signalled_status()) is None:
+            raise
+        traceback.print_exc()  # what the signal interrupted, as it surfaced
+        _exit(status)
 
 
 _signals_received: list[int] = []
@@ -753,8 +759,8 @@ _signals_received: list[int] = []
 
 def _signalled_status() -> int | None:
     """The shell's status for the first SIGTERM received, whatever became of its exception:
-    raised inside compiled code (numba's dispatcher) it comes back as a SystemError, and
-    the flow then fails the ordinary way, with status 1."""
+    raised inside compiled code (numba's dispatcher) it comes back as a SystemError, which
+    fails the flow and leaves the command as an error of its own."""
     return 128 + _signals_received[0] if _signals_received else None
 
 

@@ -52,4 +52,5 @@ def delete(api: str, names: list[str]) -> None:
                 return
             for document in left:
                 client.delete(f"/block_documents/{document['id']}")
+            time.sleep(0.2)
     raise AssertionError(f"blocks still saved: {[d['name'] for d in left]}")

@@ -39,20 +39,31 @@ def test_sigterm_during_a_run_exits_with_the_shells_status_for_it():
     assert done.returncode == 143, done.stderr
 
 
-def test_sigterm_whose_exception_compiled_code_turned_into_a_failure_still_exits_143():
+def test_sigterm_whose_exception_compiled_code_turned_into_another_error_still_exits_143():
     # numba's dispatcher hands an exception raised by a signal handler back as
-    # "SystemError: ... returned a result with an exception set"; the flow then fails the
-    # ordinary way and the CLI's own status for a failed run is 1
+    # "SystemError: ... returned a result with an exception set", which fails the flow
+    # and leaves `asyncio.run` as an error of its own (seen in the kill-while-landing test)
     done = exit_status(
         """
         def app():
             try:
                 terminated()
             except SystemExit as signalled:
-                try:
-                    raise SystemError("walk returned a result with an exception set") from signalled
-                except SystemError:
-                    sys.exit(1)
+                raise SystemError("walk returned a result with an exception set") from signalled
+        """
+    )
+    assert done.returncode == 143, done.stderr
+    assert "SystemError: walk returned a result with an exception set" in done.stderr
+
+
+def test_sigterm_whose_exception_became_a_failed_runs_status_still_exits_143():
+    done = exit_status(
+        """
+        def app():
+            try:
+                terminated()
+            except SystemExit:
+                sys.exit(1)
         """
     )
     assert done.returncode == 143, done.stderr
@@ -66,3 +77,14 @@ def test_a_failed_run_without_a_signal_keeps_its_own_status():
         """
     )
     assert done.returncode == 1, done.stderr
+
+
+def test_an_error_without_a_signal_still_fails_with_its_traceback():
+    done = exit_status(
+        """
+        def app():
+            raise RuntimeError("the run broke")
+        """
+    )
+    assert done.returncode == 1
+    assert "RuntimeError: the run broke" in done.stderr
