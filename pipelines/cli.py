@@ -747,8 +747,9 @@ def main() -> None:
         _exit(_signalled_status() or 130)
     except SystemExit as done:
         _exit(_signalled_status() or done.code)
-    except BaseException:
-        if (status := _signalled_status()) is None:
+    except BaseException as error:
+        status = _signalled_status() or _termination_status(error)
+        if status is None:
             raise
         traceback.print_exc()  # what the signal interrupted, as it surfaced
         _exit(status)
@@ -762,6 +763,22 @@ def _signalled_status() -> int | None:
     raised inside compiled code (numba's dispatcher) it comes back as a SystemError, which
     fails the flow and leaves the command as an error of its own."""
     return 128 + _signals_received[0] if _signals_received else None
+
+
+def _termination_status(error: BaseException) -> int | None:
+    """The shell's status for a signal that Prefect's own handler took during a flow run
+    (`TerminationSignal`; after the run it hands the signal on to ours, unless compiled
+    code turned its exception into another), found anywhere in `error`'s chain."""
+    from prefect.exceptions import TerminationSignal
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, TerminationSignal):
+            return 128 + int(current.signal)
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _exit_cleanly_on_sigterm() -> None:

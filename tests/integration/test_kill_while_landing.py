@@ -44,7 +44,11 @@ from tests.support.processes import ROOT
 pytestmark = pytest.mark.integration
 
 DAY = date(2026, 11, 20)
-EVENTS = 120_000  # three batches of 50,000: the pool starts, and landing lasts seconds
+EVENTS = 120_000
+# a dozen batches: the pool starts, and landing with workers lasts seconds (in three batches
+# of 50,000 it lasted 1.4 s, and once the reader got faster one run ended before the test
+# could see it)
+BATCH_SIZE = 10_000
 LATE_EVENTS = 1_000
 RUN = [
     "run",
@@ -55,6 +59,8 @@ RUN = [
     "geolocate=false",
     "--param",
     "crawl=false",
+    "--param",
+    f"batch_size={BATCH_SIZE}",
 ]
 
 

@@ -88,3 +88,20 @@ def test_an_error_without_a_signal_still_fails_with_its_traceback():
     )
     assert done.returncode == 1
     assert "RuntimeError: the run broke" in done.stderr
+
+
+def test_a_termination_prefect_took_whose_exception_became_another_error_exits_143():
+    # during a flow run Prefect's handler takes SIGTERM and raises TerminationSignal; from
+    # inside compiled code it surfaces as a SystemError and Prefect never hands it on
+    done = exit_status(
+        """
+        from prefect.exceptions import TerminationSignal
+
+        def app():
+            try:
+                raise TerminationSignal(signal.SIGTERM)
+            except TerminationSignal as taken:
+                raise SystemError("walk returned a result with an exception set") from taken
+        """
+    )
+    assert done.returncode == 143, done.stderr
