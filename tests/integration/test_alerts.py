@@ -3,12 +3,10 @@ SMTP in test_deployments; without them the alert lands in the outbox."""
 
 from __future__ import annotations
 
-import asyncio
 import email
 import uuid
 from datetime import date
 
-import httpx
 import pytest
 from prefect_slack import SlackWebhook
 from pydantic import SecretStr
@@ -18,6 +16,7 @@ from demo import bahela
 from flows.bahela_daily import BahelaBlocks, bahela_daily
 from pipelines.alerts import ALERT_MAILER, ALERT_SLACK
 from pipelines.errors import SourceUnavailable
+from tests.support import saved_blocks
 from tests.support.http_servers import RecordingServer, Reply
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -56,7 +55,7 @@ async def test_a_failed_run_mails_the_alert_through_sendgrid_and_posts_to_slack(
             with pytest.raises(SourceUnavailable):
                 await bahela_daily(day=DAY, blocks=broken_run_blocks)
         finally:
-            await _delete(prefect_api, ALERT_MAILER, ALERT_SLACK)
+            saved_blocks.delete(prefect_api, [ALERT_MAILER, ALERT_SLACK])
 
     sent = sendgrid.requests[-1].json()
     assert sent["subject"] == f"[pipelines] Failed: bahela-daily / bahela-daily-{DAY}"
@@ -88,17 +87,3 @@ async def test_without_alert_blocks_the_alert_is_written_to_the_outbox(
     [alert] = list((tmp_path / "outbox").glob("alert-bahela-daily-*.eml"))
     message = email.message_from_bytes(alert.read_bytes())
     assert message["Subject"] == f"[pipelines] Failed: bahela-daily / bahela-daily-{DAY}"
-
-
-async def _delete(api: str, *names: str) -> None:
-    """Delete the alert blocks, so later runs fall back to the outbox; fail loudly if any stays."""
-    body = {"block_documents": {"name": {"any_": list(names)}}}
-    async with httpx.AsyncClient(base_url=api, timeout=30) as client:
-        for _ in range(20):  # the server answers 503 while its SQLite database is busy: retry
-            left = (await client.post("/block_documents/filter", json=body)).json()
-            if not left:
-                return
-            for document in left:
-                await client.delete(f"/block_documents/{document['id']}")
-            await asyncio.sleep(0.5)
-    raise AssertionError(f"alert blocks still saved: {[d['name'] for d in left]}")

@@ -6,7 +6,6 @@ Friday before it flags nothing and alerts no one."""
 
 from __future__ import annotations
 
-import asyncio
 import email
 import json
 import uuid
@@ -15,7 +14,6 @@ from email import policy
 from pathlib import Path
 
 import duckdb
-import httpx
 import polars as pl
 import pytest
 from prefect.client.orchestration import get_client
@@ -29,6 +27,7 @@ from demo import bahela
 from flows.bahela_daily import ANOMALIES_ARTIFACT, BahelaBlocks, bahela_daily
 from pipelines.alerts import ALERT_MAILER, ALERT_SLACK, AnomalyAlert, send_anomaly_alert
 from tasks.anomalies import ANOMALY_SCHEMA
+from tests.support import saved_blocks
 from tests.support.http_servers import RecordingServer, Reply
 from tests.support.smtp_server import SmtpServer
 
@@ -98,7 +97,7 @@ async def test_a_booth_offline_mid_day_leads_the_mail_lands_everywhere_and_alert
             normal_artifact = await latest_artifact(ANOMALIES_ARTIFACT)
             result = await bahela_daily(day=DAY, blocks=blocks)
         finally:
-            await _delete(prefect_api, ALERT_MAILER, ALERT_SLACK)
+            saved_blocks.delete(prefect_api, [ALERT_MAILER, ALERT_SLACK])
 
     # then, the normal day: nothing flagged, said so, nobody alerted
     assert normal["anomalies"] == {"count": 0, "severe": []}
@@ -176,24 +175,10 @@ async def test_a_broken_alert_channel_is_logged_and_the_other_channel_still_gets
                 AnomalyAlert("bahela-daily", str(DAY), severe, ANOMALIES_ARTIFACT)
             )
         finally:
-            await _delete(prefect_api, ALERT_MAILER, ALERT_SLACK)
+            saved_blocks.delete(prefect_api, [ALERT_MAILER, ALERT_SLACK])
 
     # then: no exception reaches the run; the failure is logged; the mail went out
     assert sent is False
     assert "could not send the anomaly alert for bahela-daily" in caplog.text
     [alert] = smtp.inbox.messages
     assert "senopati: booth offline since 14:07" in alert.get_body(("plain",)).get_content()
-
-
-async def _delete(api: str, *names: str) -> None:
-    """Delete the alert blocks, so later runs fall back to the outbox; fail loudly if any stays."""
-    body = {"block_documents": {"name": {"any_": list(names)}}}
-    async with httpx.AsyncClient(base_url=api, timeout=30) as client:
-        for _ in range(20):  # the server answers 503 while its SQLite database is busy: retry
-            left = (await client.post("/block_documents/filter", json=body)).json()
-            if not left:
-                return
-            for document in left:
-                await client.delete(f"/block_documents/{document['id']}")
-            await asyncio.sleep(0.5)
-    raise AssertionError(f"alert blocks still saved: {[d['name'] for d in left]}")
